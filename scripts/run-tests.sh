@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make test`: every layer, in order of cost. Stops at the first failing layer and says which.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t0=$(date +%s)
+step() {
+  local name=$1; shift
+  local start; start=$(date +%s)
+  echo
+  echo "################ $name"
+  if ! "$@"; then
+    echo "################ $name FAILED ($(( $(date +%s) - start )) s)" >&2
+    exit 1
+  fi
+  echo "################ $name passed ($(( $(date +%s) - start )) s)"
+}
+step "unit tests"        pytest tests/unit
+step "ansible-test sanity" scripts/sanity.sh
+step "ansible-lint"      ansible-lint --profile production
+step "podman image"      scripts/podman/build-image.sh
+# shellcheck disable=SC2046
+step "molecule"          scripts/molecule.sh $(ls -d extensions/molecule/*/molecule.yml | xargs -n1 dirname | xargs -n1 basename | sort)
+step "integration tests" pytest tests/integration
+echo
+echo "make test: all layers passed in $(( $(date +%s) - t0 )) s"
