@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Generate each role's variable table from its meta/argument_specs.yml (the single source).
 
 The table sits between two markers in roles/<role>/README.md; the prose around it is kept.
@@ -54,8 +53,8 @@ def render(role: Path) -> str:
 
 def updated(readme: str, table: str, role: str) -> str:
     if BEGIN in readme and END in readme:
-        head, _, rest = readme.partition(BEGIN)
-        _, _, tail = rest.partition(END)
+        head = readme.partition(BEGIN)[0]
+        tail = readme.partition(END)[2]
         return head + table + tail
     if not readme:
         readme = f"# Role `sovereign.cloud.{role}`\n\n"

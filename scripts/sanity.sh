@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run `ansible-test sanity` offline.
 # ansible-test only accepts a collection at .../ansible_collections/<ns>/<name>, so the tracked
-# (and untracked, not ignored) files are copied into .cache/sanity/ansible_collections/sovereign/cloud.
+# (and untracked, not ignored) files are copied into .cache/sanity.XXXXXX/ansible_collections/sovereign/cloud.
 # Its pip bootstrap host is unreachable here: a shim at the cached get-pip path installs pip
 # with ensurepip instead (see ../shared/reference/ansible-toolchain.md section 4).
 set -euo pipefail
@@ -28,8 +28,10 @@ subprocess.check_call([sys.executable, "-m", "pip", "install", "--disable-pip-ve
 SHIM
 done
 
-dest="$root/.cache/sanity/ansible_collections/sovereign/cloud"
-rm -rf "$dest"
+# A private copy per run, so that parallel runs never see each other's files.
+work=$(mktemp -d "$root/.cache/sanity.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+dest="$work/ansible_collections/sovereign/cloud"
 mkdir -p "$dest"
 git ls-files -z --cached --others --exclude-standard -- . ':!.collections' ':!.ci' \
   | while IFS= read -r -d '' f; do [ -e "$f" ] || [ -L "$f" ] && printf '%s\0' "$f"; done \
@@ -37,4 +39,4 @@ git ls-files -z --cached --others --exclude-standard -- . ':!.collections' ':!.c
 cd "$dest"
 # The copy is its own git repository so ansible-test lists exactly these files.
 git init -q && git add -A && git -c user.name=sanity -c user.email=sanity@example.com commit -qm sanity
-exec ansible-test sanity --venv --python "$python_version" --color no "$@"
+ansible-test sanity --venv --python "$python_version" --color no "$@"

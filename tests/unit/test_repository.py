@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_role_readmes_match_their_argument_specs():
     result = subprocess.run([sys.executable, str(REPO / "scripts" / "gen-role-docs.py"), "--check"],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
