@@ -14,6 +14,7 @@ step() {
   fi
   echo "################ $name passed ($(( $(date +%s) - start )) s)"
 }
+step "test tools"        scripts/test-deps.sh
 step "unit tests"        pytest tests/unit
 step "ansible-test sanity" scripts/sanity.sh
 step "ansible-lint"      ansible-lint --profile production
