@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -25,3 +27,20 @@ def test_the_in_place_collection_link_points_at_the_checkout():
     link = REPO / ".collections" / "ansible_collections" / "sovereign" / "cloud"
     assert link.is_symlink()
     assert link.resolve() == REPO
+
+
+def test_bootstrap_without_a_suitable_python_says_what_to_install(tmp_path):
+    # Only the system's python3 (3.11 on Debian 12) on PATH and no pyenv: ansible 14 cannot run.
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "python3").symlink_to("/usr/bin/python3")
+    env = {"PATH": f"{fake_bin}:/usr/bin:/bin", "HOME": str(tmp_path), "PYENV_ROOT": str(tmp_path / "no-pyenv"),
+           "VENV": str(tmp_path / "venv")}
+    result = subprocess.run(["bash", str(REPO / "scripts" / "bootstrap.sh")], env=env, capture_output=True,
+                            text=True, check=False)
+    if Path("/usr/bin/python3.12").exists() or Path("/usr/bin/python3.13").exists():
+        pytest.skip("this machine has a system Python >= 3.12; the failure path cannot be shown")
+    assert result.returncode == 1
+    assert "no Python >= 3.12 found" in result.stderr
+    assert "make PYTHON=" in result.stderr
+    assert not (tmp_path / "venv").exists()
