@@ -168,6 +168,10 @@ _INDEXES = (
 )
 
 
+# pg_advisory_xact_lock key serialising schema creation ("sovereign" in ASCII, fits a bigint).
+_SCHEMA_LOCK_KEY = int.from_bytes(b"sovereig", "big") >> 1
+
+
 class CatalogError(Exception):
     """The catalog cannot be opened or used; the message says what to do."""
 
@@ -283,7 +287,10 @@ class Catalog:
 
     # ------------------------------------------------------------------ plumbing
     def _sql(self, statement: str) -> str:
-        return statement.replace("?", "%s") if self.backend == "postgresql" else statement
+        # psycopg uses %s placeholders, so a literal % (LIKE patterns) must be doubled there.
+        if self.backend == "postgresql":
+            return statement.replace("%", "%%").replace("?", "%s")
+        return statement
 
     def execute(self, statement: str, params: tuple | list = ()):
         """Run one statement (``?`` placeholders on both back ends) and return the cursor."""
@@ -330,6 +337,11 @@ class Catalog:
     def _create_schema(self) -> None:
         serial = "BIGSERIAL PRIMARY KEY" if self.backend == "postgresql" else "INTEGER PRIMARY KEY AUTOINCREMENT"
         with self.transaction():
+            if self.backend == "postgresql":
+                # CREATE TABLE IF NOT EXISTS races on PostgreSQL (two modules opening a new catalog at
+                # once fail on pg_type's unique index); a transaction-scoped advisory lock serialises it.
+                # SQLite's BEGIN IMMEDIATE already does.
+                self.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK_KEY,))
             for table, columns in _TABLES.items():
                 self.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns.format(serial=serial)})")
             for statement in _INDEXES:
@@ -347,9 +359,11 @@ class Catalog:
         try:
             version = self.meta("schema_version")
         except Exception as exc:  # pylint: disable=broad-exception-caught
-            raise CatalogError(f"{self.location} is not a sovereign.cloud catalog: {exc}") from exc
+            raise CatalogError(f"{self.location} is not a sovereign.cloud catalog ({str(exc).strip()}): run "
+                               "sovereign.cloud.photo_ingest first, or pass the catalog option that ingest used") from exc
         if version is None:
-            raise CatalogError(f"{self.location} is not a sovereign.cloud catalog (no schema version)")
+            raise CatalogError(f"{self.location} is not a sovereign.cloud catalog (no schema version): run "
+                               "sovereign.cloud.photo_ingest first, or pass the catalog option that ingest used")
 
     def meta(self, key: str) -> str | None:
         row = self.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

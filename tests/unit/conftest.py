@@ -13,3 +13,11 @@ REPO = Path(__file__).resolve().parents[2]
 COLLECTIONS = REPO / ".collections"
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
+
+# Shared test helpers live in tests/support (importable as ``support.<name>``).
+TESTS = REPO / "tests"
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+# A real, throwaway PostgreSQL server (session scope) and a database DSN on it.
+from support.postgres import postgresql_dsn, postgresql_server  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import

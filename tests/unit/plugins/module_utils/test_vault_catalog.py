@@ -1,4 +1,8 @@
-"""The vault catalog on SQLite: schema, upserts, indexes used by rescans, drills and verification."""
+"""The vault catalog: schema, upserts, indexes used by rescans, drills and verification.
+
+Every test that takes the ``catalog`` fixture runs twice: on SQLite in the vault and on a real
+PostgreSQL server (a throwaway cluster, tests/support/postgres.py).
+"""
 
 from __future__ import annotations
 
@@ -19,13 +23,18 @@ def asset(sha: str, size: int = 100, **extra) -> dict:
     return record
 
 
-@pytest.fixture
-def catalog(tmp_path):
-    with Catalog.open(str(tmp_path)) as cat:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog(request, tmp_path):
+    location = None
+    if request.param == "postgresql":
+        location = request.getfixturevalue("postgresql_server").create_database(request.node.name)
+    with Catalog.open(str(tmp_path), catalog=location) as cat:
+        assert cat.backend == request.param
         yield cat
 
 
-def test_new_catalog_is_wal_sqlite_in_the_vault(tmp_path, catalog):
+def test_new_catalog_is_wal_sqlite_in_the_vault(tmp_path):
+    catalog = Catalog.open(str(tmp_path))
     assert (tmp_path / "catalog.sqlite").is_file()
     assert catalog.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert catalog.meta("schema_version") == "1"
@@ -134,3 +143,79 @@ def test_restore_drill_record_passes_only_when_every_file_matches(catalog):
 def test_dsn_passwords_are_never_printed():
     assert redact_dsn("postgresql://pics:s3cret@db.example.com:5432/pics") == "postgresql://pics:***@db.example.com:5432/pics"
     assert redact_dsn("postgresql://db.example.com/pics") == "postgresql://db.example.com/pics"
+
+
+def test_values_come_back_identical_on_both_back_ends(catalog):
+    big_video = 7 * 1024 ** 3  # beyond 32-bit integers
+    record = asset("b" * 64, size=big_video, width=3840, height=2160, duration=12.5, gps_lat=47.376887,
+                   gps_lon=-8.541694, gps_alt=None, make="Apple", model="iPhone 15 Pro", from_iphone=True,
+                   taken_offset="+02:00", rel_path="originals/2023/05/01/Zürich 🏔.mov")
+    catalog.add_asset(record)
+    row = catalog.get_asset("b" * 64)
+    assert row["size"] == big_video and isinstance(row["size"], int)
+    assert (row["gps_lat"], row["gps_lon"], row["gps_alt"], row["duration"]) == (47.376887, -8.541694, None, 12.5)
+    assert row["from_iphone"] == 1 and row["rel_path"].endswith("Zürich 🏔.mov")
+    assert catalog.verification_order() == [("b" * 64, "originals/2023/05/01/Zürich 🏔.mov", big_video)]
+
+
+def test_literal_percent_signs_work_next_to_placeholders(catalog):
+    catalog.add_asset(asset("c" * 64, model="iPhone 12"))
+    rows = catalog.query("SELECT COUNT(*) AS n FROM assets WHERE model LIKE '%Phone%' AND size = ?", (100,))
+    assert rows == [{"n": 1}]
+
+
+def test_ids_are_returned_by_both_back_ends(catalog):
+    first = catalog.start_verify_run("sample", {"percent": 5})
+    second = catalog.start_verify_run("full", {})
+    assert isinstance(first, int) and second > first
+
+
+def test_a_failed_statement_inside_a_transaction_leaves_the_catalog_usable(catalog):
+    with pytest.raises(Exception):  # noqa: B017  sqlite3.IntegrityError or psycopg.errors.ForeignKeyViolation
+        with catalog.transaction():
+            catalog.add_asset(asset("d" * 64))
+            catalog.record_source("/in/x.jpg", "/in", 1, 1, "e" * 64)  # no such asset: foreign key
+    assert catalog.get_asset("d" * 64) is None
+    catalog.add_asset(asset("d" * 64))
+    assert catalog.count_assets() == 1
+
+
+def test_a_postgresql_catalog_reopens_with_its_identity(tmp_path, postgresql_server):
+    dsn = postgresql_server.create_database("reopen")
+    with Catalog.open(str(tmp_path), catalog=dsn) as first:
+        vault_id = first.meta("vault_id")
+        first.add_asset(asset("f" * 64))
+    with Catalog.open(str(tmp_path), catalog=dsn, create=False) as again:
+        assert again.meta("vault_id") == vault_id and again.count_assets() == 1
+    assert not (tmp_path / "catalog.sqlite").exists()
+
+
+def test_an_empty_postgresql_database_is_not_mistaken_for_a_catalog(tmp_path, postgresql_server):
+    dsn = postgresql_server.create_database("empty")
+    with pytest.raises(CatalogError, match="not a sovereign.cloud catalog"):
+        Catalog.open(str(tmp_path), catalog=dsn, create=False)
+
+
+def test_a_wrong_postgresql_password_fails_clearly_without_printing_it(tmp_path, postgresql_server):
+    dsn = postgresql_server.create_database("auth")
+    wrong = dsn.replace(postgresql_server.password, "not-the-password")
+    with pytest.raises(CatalogError, match="cannot connect to the PostgreSQL catalog") as info:
+        Catalog.open(str(tmp_path), catalog=wrong)
+    assert "not-the-password" not in str(info.value) and "***" in str(info.value)
+
+
+def test_two_modules_creating_a_postgresql_catalog_at_once_both_succeed(tmp_path, postgresql_server):
+    # Ingest and a thumbnail run starting together on a new database: CREATE TABLE IF NOT EXISTS
+    # alone races on PostgreSQL's catalog; the schema lock must make both opens succeed.
+    from concurrent.futures import ThreadPoolExecutor  # pylint: disable=import-outside-toplevel
+
+    for attempt in range(5):
+        dsn = postgresql_server.create_database(f"race{attempt}")
+
+        def open_one(_n, dsn=dsn):
+            with Catalog.open(str(tmp_path), catalog=dsn) as cat:
+                return cat.meta("vault_id")
+
+        with ThreadPoolExecutor(4) as pool:
+            ids = set(pool.map(open_one, range(4)))
+        assert len(ids) == 1
