@@ -69,6 +69,9 @@ RAW_FORMATS = frozenset({"dng", "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf",
 VIDEO_FORMATS = frozenset({"mov", "mp4", "m4v", "3gp", "3g2", "avi", "mkv", "mts", "m2ts", "webm", "mpg", "mpeg"})
 
 _ORIENTATION_TAG = 0x0112
+# Pillow first box-shrinks by the largest whole factor that keeps at least the target size (as
+# JPEG DCT scaling does), then resamples with Lanczos: twice as fast as a gap of 2 at 12 MP.
+_PIL_REDUCING_GAP = 1.0
 _WHITE = (255, 255, 255)
 
 
@@ -311,7 +314,7 @@ def _decode_largest(data, path, fmt, box_w, box_h, result, engine):
     elif not data:
         raise ThumbnailError("the file is empty")
     if fmt in HEIF_FORMATS:
-        return _decode_heif(data, path, box_w, box_h, result)
+        return _decode_heif(data, box_w, box_h, result, engine)
     if fmt in RAW_FORMATS:
         preview, orientation = _raw_preview(data, path, fmt)
         result.notes.append("made from the RAW file's embedded JPEG preview")
@@ -388,6 +391,11 @@ def _vips_decode(data, path, fmt, box_w, box_h, result, orientation_override):
     image = load(*source, **options)
     if image.get_typeof("page-height") and 0 < image.get("page-height") < image.height:
         image = image.crop(0, 0, image.width, image.get("page-height"))  # first frame of a GIF/WebP
+    return _vips_finish(image, target_w, target_h, orientation, result)
+
+
+def _vips_finish(image, target_w, target_h, orientation, result):
+    """Flatten, resize to the target (stored orientation), materialise, sRGB, turn upright, to Pillow."""
     if image.hasalpha() and image.interpretation != "cmyk":
         image = image.flatten(background=[65535 if image.format == "ushort" else 255] * (image.bands - 1))
     if (image.width, image.height) != (target_w, target_h):
@@ -475,7 +483,7 @@ def _pil_decode(data, path, fmt, box_w, box_h, result, orientation_override):
     image.load()
     image = _pil_resizable(image)
     if image.size != target:
-        image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+        image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=_PIL_REDUCING_GAP)
     image = _pil_to_srgb(image, icc, result)
     return _pil_rotate(image, orientation)
 
@@ -572,7 +580,7 @@ def _icc_is_srgb(icc: bytes) -> bool:
 
 
 # ------------------------------------------------------------------ HEIC / HEIF
-def _decode_heif(data, path, box_w, box_h, result):
+def _decode_heif(data, box_w, box_h, result, engine):
     _check_isobmff(data, "heif")
     pillow_heif = _pillow_heif()
     Image = _pil()
@@ -581,16 +589,27 @@ def _decode_heif(data, path, box_w, box_h, result):
                                      aux_images=False)
         # libheif applies the container's irot/imir here: the image comes out upright, and the
         # EXIF Orientation inside a HEIC describes that same turn, so it must not be applied again.
-        image = heif.to_pillow()
+        pixels = heif.data  # the one decode (about 0.35 s of CPU for 12 MP), used without a copy
     except Exception as exc:  # pylint: disable=broad-exception-caught
         raise ThumbnailError(f"not a readable HEIF image: {_describe(exc)}") from exc
+    width, height = heif.size
     result.engine = "pillow-heif"
-    result.width, result.height = image.size
-    target = fit_within(image.size[0], image.size[1], box_w, box_h)
+    result.width, result.height = width, height
+    target = fit_within(width, height, box_w, box_h)
     icc = heif.info.get("icc_profile") if heif.info.get("icc_profile_type") != "nclx" else None
+    vips = _pyvips() if engine in ("auto", "pyvips") else None
+    if vips is not None and heif.mode in ("RGB", "RGBA") and heif.stride == width * len(heif.mode):
+        # libvips resizes and converts colours several times faster than Pillow.
+        result.engine = "pillow-heif+pyvips"
+        image = vips.Image.new_from_memory(pixels, width, height, len(heif.mode), "uchar")
+        if icc:
+            image = image.copy()
+            image.set_type(vips.GValue.blob_type, "icc-profile-data", icc)
+        return _vips_finish(image, target[0], target[1], 1, result)
+    image = Image.frombuffer(heif.mode, (width, height), pixels, "raw", heif.mode, heif.stride, 1)
     image = _pil_resizable(image)
     if image.size != target:
-        image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+        image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=_PIL_REDUCING_GAP)
     return _pil_to_srgb(image, icc, result)
 
 

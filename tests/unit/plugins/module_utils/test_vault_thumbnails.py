@@ -356,12 +356,12 @@ def heic_bytes(image, orientation: int | None = None, **options) -> bytes:
     return encode(image, "HEIF", quality=70, **extra, **options)
 
 
-def test_heic_rotated_by_its_container_is_not_rotated_again(tmp_path):
+def test_heic_rotated_by_its_container_is_not_rotated_again(tmp_path, engine):
     """pillow-heif writes irot from EXIF Orientation 6, as an iPhone does: the two must count once."""
     data = heic_bytes(stored_as(quadrants(1600, 1200), 6), orientation=6)
-    result = vt.make_thumbnails(data, None, "heic", SHA, str(tmp_path))
+    result = vt.make_thumbnails(data, None, "heic", SHA, str(tmp_path), engine=engine)
     assert result.status == "ok", result.reason
-    assert result.engine == "pillow-heif"
+    assert result.engine == ("pillow-heif+pyvips" if engine == "pyvips" else "pillow-heif")
     assert (result.width, result.height) == (1600, 1200)
     thumbs = on_disk(tmp_path)
     assert {n: i.size for n, i in thumbs.items()} == {"medium": (1440, 1080), "small": (500, 375),
@@ -370,11 +370,11 @@ def test_heic_rotated_by_its_container_is_not_rotated_again(tmp_path):
         assert_upright(image, name)
 
 
-def test_heic_portrait_and_display_p3(tmp_path):
+def test_heic_portrait_and_display_p3(tmp_path, engine):
     icc = _display_p3_profile()
     colour = (40, 200, 60)
     image = PIL_Image.new("RGB", (600, 800), colour)
-    result = vt.make_thumbnails(heic_bytes(image, icc_profile=icc), None, "heic", SHA, str(tmp_path))
+    result = vt.make_thumbnails(heic_bytes(image, icc_profile=icc), None, "heic", SHA, str(tmp_path), engine=engine)
     assert {n: s[:2] for n, s in result.sizes.items()} == {"medium": (600, 800), "small": (375, 500),
                                                            "tiny": (113, 150)}
     assert_colour(on_disk(tmp_path)["small"].getpixel((50, 50)), _srgb_reference(colour, icc), tolerance=10)
@@ -660,10 +660,10 @@ def test_every_real_jpeg_makes_thumbnails_except_the_corrupt_one(tmp_path, engin
 
 
 @needs_samples
-def test_real_iphone_heic_is_upright_once(tmp_path):
+def test_real_iphone_heic_is_upright_once(tmp_path, engine):
     pillow_heif = pytest.importorskip("pillow_heif")
     path = SAMPLES / "heic" / "mobile" / "iphone_13_pro_max.HEIC"
-    result = vt.make_thumbnails(None, str(path), "heic", SHA, str(tmp_path))
+    result = vt.make_thumbnails(None, str(path), "heic", SHA, str(tmp_path), engine=engine)
     assert result.status == "ok", result.reason
     # Stored 4032x3024 with irot (and EXIF Orientation 6, the same turn): a portrait, turned once.
     assert (result.width, result.height) == (3024, 4032)
