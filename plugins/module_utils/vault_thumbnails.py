@@ -45,6 +45,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -69,6 +70,7 @@ RAW_FORMATS = frozenset({"dng", "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf",
 VIDEO_FORMATS = frozenset({"mov", "mp4", "m4v", "3gp", "3g2", "avi", "mkv", "mts", "m2ts", "webm", "mpg", "mpeg"})
 
 _ORIENTATION_TAG = 0x0112
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 # Pillow first box-shrinks by the largest whole factor that keeps at least the target size (as
 # JPEG DCT scaling does), then resamples with Lanczos: twice as fast as a gap of 2 at 12 MP.
 _PIL_REDUCING_GAP = 1.0
@@ -115,6 +117,8 @@ class ThumbnailResult:
 # ---------------------------------------------------------------------------------------- paths
 def thumbnail_paths(thumbs_root: str, sha256: str, sizes=DEFAULT_SIZES) -> dict[str, str]:
     """name -> path of each thumbnail, plus ``metadata`` -> path of the JSON file."""
+    if not _SHA256.fullmatch(sha256 or ""):
+        raise ValueError(f"not a sha256 (64 lowercase hex digits): {sha256!r}")
     shard = sha256[:2]
     paths = {name: os.path.join(thumbs_root, name, shard, sha256 + ".jpg") for name, _w, _h in _ordered(sizes)}
     paths[METADATA_DIR] = os.path.join(thumbs_root, METADATA_DIR, shard, sha256 + ".json")
@@ -162,6 +166,8 @@ def make_thumbnails(data: bytes | None, path: str | None, fmt: str, sha256: str,
     try:
         if not ordered:
             raise ThumbnailError("no thumbnail sizes were requested")
+        if not _SHA256.fullmatch(sha256 or ""):
+            raise ThumbnailError(f"not a sha256 (64 lowercase hex digits): {sha256!r}")
         largest = ordered[0]
         image = _decode_largest(data, path, fmt, largest[1], largest[2], result, engine)
         encoded = _encode_all(image, ordered, quality, result)
@@ -309,7 +315,7 @@ def _decode_largest(data, path, fmt, box_w, box_h, result, engine):
             raise ThumbnailError(f"cannot read {path}: {exc.strerror or exc}") from exc
         if size == 0:
             raise ThumbnailError("the file is empty")
-        if size <= MAX_IN_MEMORY or fmt in HEIF_FORMATS or fmt in JPEG_FORMATS:
+        if size <= MAX_IN_MEMORY or fmt in HEIF_FORMATS:
             data = _read_file(path)
     elif not data:
         raise ThumbnailError("the file is empty")
@@ -646,14 +652,14 @@ def _raw_preview(data, path, fmt):
             offset, length = struct.unpack(">II", handle.read(8))
             handle.seek(offset)
             jpeg = handle.read(length)
-            if jpeg[:3] == b"\xff\xd8\xff":
+            if _is_baseline_jpeg(jpeg[:65536]):
                 return jpeg, 1
             raise _no_preview(fmt)
         candidates, orientation = _tiff_previews(handle, head)
         best = None
         for offset, length in candidates:
             handle.seek(offset)
-            if handle.read(3) == b"\xff\xd8\xff" and (best is None or length > best[1]):
+            if (best is None or length > best[1]) and _is_baseline_jpeg(handle.read(65536)):
                 best = (offset, length)
         if best is None:
             raise _no_preview(fmt)
@@ -663,6 +669,27 @@ def _raw_preview(data, path, fmt):
         raise ThumbnailSkip(f"no embedded preview found in this {fmt} file ({_describe(exc)})") from exc
     finally:
         handle.close()
+
+
+def _is_baseline_jpeg(head: bytes) -> bool:
+    """A JPEG that libjpeg renders as a picture: baseline or progressive DCT (SOF0-2), not the
+    lossless JPEG some RAW formats (CR2, DNG) use for the sensor data itself."""
+    if head[:3] != b"\xff\xd8\xff":
+        return False
+    offset = 2
+    while offset + 4 <= len(head):
+        if head[offset] != 0xFF:
+            return False
+        marker = head[offset + 1]
+        if marker == 0xFF:  # fill byte
+            offset += 1
+            continue
+        if marker in (0xC0, 0xC1, 0xC2):
+            return True
+        if 0xC3 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) or marker == 0xDA:
+            return False  # lossless, hierarchical or arithmetic-coded, or no frame header before the scan
+        offset += 2 + struct.unpack_from(">H", head, offset + 2)[0]
+    return False
 
 
 def _no_preview(fmt):

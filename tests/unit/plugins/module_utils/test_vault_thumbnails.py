@@ -417,6 +417,14 @@ def test_bad_input_fails_with_a_reason_and_writes_nothing(tmp_path, engine, case
     assert not ok and reason, case
 
 
+def test_a_key_that_is_not_a_sha256_never_becomes_a_path(tmp_path):
+    result = vt.make_thumbnails(encode(quadrants(300, 200), quality=90), None, "jpg", "../../etc/x", str(tmp_path))
+    assert result.status == "failed" and "sha256" in result.reason
+    assert files_under(tmp_path) == []
+    with pytest.raises(ValueError):
+        vt.thumbnail_paths(str(tmp_path), "AB" * 32)
+
+
 def test_a_missing_file_fails_with_its_path(tmp_path):
     result = vt.make_thumbnails(None, str(tmp_path / "gone.jpg"), "jpg", SHA, str(tmp_path / "thumbs"))
     assert result.status == "failed" and "gone.jpg" in result.reason
@@ -571,27 +579,33 @@ def test_video_without_ffmpeg_is_skipped_with_the_reason(tmp_path, monkeypatch):
 
 
 # ------------------------------------------------------------------------------------ RAW
-def tiff_raw_with_preview(preview: bytes, orientation: int = 1, big_endian: bool = False) -> bytes:
-    """A minimal TIFF-based RAW (DNG/NEF-like): IFD0 (orientation, a SubIFD) -> SubIFD with a JPEG preview."""
+def tiff_raw_with_preview(preview: bytes, orientation: int = 1, big_endian: bool = False,
+                          sensor_data: bytes | None = None) -> bytes:
+    """A minimal TIFF-based RAW: IFD0 (orientation, SubIFD pointer; with ``sensor_data``, also a
+    compression-6 strip holding it, as CR2 keeps its lossless-JPEG sensor data) -> a SubIFD whose
+    JPEGInterchangeFormat is the preview (as DNG and NEF keep theirs)."""
     e = ">" if big_endian else "<"
-    header = (b"MM" if big_endian else b"II") + struct.pack(e + "HI", 42, 8)
-    ifd0_entries = [(0x0112, 3, 1, struct.pack(e + "HH", orientation, 0)), (0x014A, 4, 1, None)]
-    ifd0_size = 2 + 12 * len(ifd0_entries) + 4
-    sub_offset = 8 + ifd0_size
-    sub_entries = [(0x00FE, 4, 1, struct.pack(e + "I", 1)), (0x0201, 4, 1, None),
-                   (0x0202, 4, 1, struct.pack(e + "I", len(preview)))]
-    sub_size = 2 + 12 * len(sub_entries) + 4
-    preview_offset = sub_offset + sub_size
+    ifd0 = [(0x0103, 3, 1, "compression"), (0x0111, 4, 1, "sensor"), (0x0112, 3, 1, "orientation"),
+            (0x0117, 4, 1, "sensor_length"), (0x014A, 4, 1, "subifd")]
+    if sensor_data is None:
+        ifd0 = [entry for entry in ifd0 if entry[0] in (0x0112, 0x014A)]
+    sub = [(0x00FE, 4, 1, "one"), (0x0201, 4, 1, "preview"), (0x0202, 4, 1, "preview_length")]
+    sub_offset = 8 + 2 + 12 * len(ifd0) + 4
+    preview_offset = sub_offset + 2 + 12 * len(sub) + 4
+    sensor_offset = preview_offset + len(preview)
+    values = {"compression": 6, "orientation": orientation, "subifd": sub_offset, "one": 1,
+              "preview": preview_offset, "preview_length": len(preview), "sensor": sensor_offset,
+              "sensor_length": len(sensor_data or b"")}
 
-    def ifd(entries, next_offset=0):
+    def ifd(entries):
         out = struct.pack(e + "H", len(entries))
-        for tag, kind, count, value in entries:
-            if value is None:
-                value = struct.pack(e + "I", sub_offset if tag == 0x014A else preview_offset)
-            out += struct.pack(e + "HHI", tag, kind, count) + value
-        return out + struct.pack(e + "I", next_offset)
+        for tag, kind, count, key in entries:
+            packed = struct.pack(e + "HH", values[key], 0) if kind == 3 else struct.pack(e + "I", values[key])
+            out += struct.pack(e + "HHI", tag, kind, count) + packed
+        return out + struct.pack(e + "I", 0)
 
-    return header + ifd(ifd0_entries) + ifd(sub_entries) + preview
+    header = (b"MM" if big_endian else b"II") + struct.pack(e + "HI", 42, 8)
+    return header + ifd(ifd0) + ifd(sub) + preview + (sensor_data or b"")
 
 
 @pytest.mark.parametrize("big_endian", [False, True])
@@ -603,6 +617,16 @@ def test_raw_uses_its_embedded_preview_turned_upright(tmp_path, engine, big_endi
     assert result.sizes["medium"][:2] == (1440, 1080)
     for name, image in on_disk(tmp_path).items():
         assert_upright(image, name)
+
+
+def test_raw_sensor_data_in_lossless_jpeg_is_not_taken_for_the_preview(tmp_path, engine):
+    preview = encode(quadrants(1600, 1200), quality=90)
+    lossless = b"\xff\xd8\xff\xc3\x00\x11\x0e" + os.urandom(len(preview) * 3)  # SOF3, bigger than the preview
+    data = tiff_raw_with_preview(preview, sensor_data=lossless)
+    result = vt.make_thumbnails(data, None, "cr2", SHA, str(tmp_path), engine=engine)
+    assert result.status == "ok", result.reason
+    assert result.sizes["medium"][:2] == (1440, 1080)
+    assert_upright(on_disk(tmp_path)["small"])
 
 
 def test_raw_without_a_preview_is_skipped_with_the_reason(tmp_path):
