@@ -364,8 +364,9 @@ def _check_stored(stored: dict, wanted: dict, what: str) -> None:
     """Read-back check: Syncthing coerces some values silently (e.g. unknown folder types)."""
     wrong = {k: stored.get(k) for k in wanted if not _same(stored.get(k), wanted[k])}
     if wrong:
-        raise SyncthingError(f"{what}: Syncthing accepted the change but stored {wrong} instead of "
-                             f"{ {k: wanted[k] for k in wrong} }; check the values against the Syncthing documentation")
+        asked = {k: wanted[k] for k in wrong}
+        raise SyncthingError(f"{what}: Syncthing accepted the change but stored {wrong} instead of {asked}; "
+                             "check the values against the Syncthing documentation")
 
 
 # -- folders ---------------------------------------------------------------------------------------------
@@ -542,11 +543,12 @@ def converge_folder(client: SyncthingClient, folder_id: str, wanted: dict | None
     if result["folder"].get("type") != "receiveonly":
         raise SyncthingError(f"folder {folder_id} is {result['folder'].get('type')}: revert_local_changes only "
                              "applies to receiveonly folders")
-    if check_mode and result["changed"]:
-        stored = client.get_or_none(f"/rest/config/folders/{_quoted(folder_id)}")
-        if stored is None or stored.get("type") != "receiveonly":
-            # A real run creates or converts the folder first; there is nothing to revert yet.
-            return result
+    if result["changed"] and not result["diff"]["before"]:
+        # Created just now: no peer's index can have arrived yet, and nothing is there to revert.
+        return result
+    if check_mode and result["changed"] and result["diff"]["before"].get("type", "receiveonly") != "receiveonly":
+        # A real run converts the folder first; only then are local changes tracked.
+        return result
     revert_result = revert_local_changes(client, folder_id, check_mode=check_mode, wait_timeout=wait_timeout,
                                          require_versioning=not revert_without_versioning)
     result["reverted"] = revert_result["reverted"]

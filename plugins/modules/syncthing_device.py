@@ -79,8 +79,12 @@ options:
     default: present
 attributes:
   check_mode:
+    description:
+      - Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description:
+      - Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - The diff shows the device ID and the options that were set, before and after.

@@ -66,8 +66,12 @@ options:
     type: dict
 attributes:
   check_mode:
+    description:
+      - Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description:
+      - Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - The diff shows the options that were set, in Syncthing's spelling, before and after.
