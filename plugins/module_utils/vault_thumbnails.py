@@ -199,7 +199,7 @@ def validate_image(data: bytes | None, fmt: str, path: str | None = None) -> tup
     JPEG: fully entropy-decoded at 1/8 scale (truncated or corrupt data fails). PNG, TIFF, WebP,
     GIF: fully decoded. HEIC/HEIF: container structure (truncation) and headers only; libheif
     does not report damaged HEVC data, and a full decode costs ~0.5 s. RAW and video: not
-    checked here (True). Never raises.
+    checked here (True). Without the image libraries: (True, "not checked: ..."). Never raises.
     """
     fmt = normalise_format(fmt)
     try:
@@ -228,6 +228,8 @@ def validate_image(data: bytes | None, fmt: str, path: str | None = None) -> tup
             image.load()
             return True, None
         return True, None
+    except ImportError as exc:  # cannot check here is not "does not decode": never reject for it
+        return True, f"not checked: the image library {exc.name or exc} is not installed"
     except Exception as exc:  # pylint: disable=broad-exception-caught
         return False, f"the {fmt or 'file'} does not decode: {_describe(exc)}"
 
@@ -824,7 +826,7 @@ def _encode_all(image, ordered, quality, result):
         target = fit_within(target[0], target[1], base_w, base_h) if target[0] > base_w or target[1] > base_h \
             else target
         if current.size != target:
-            current = current.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+            current = current.resize(target, Image.Resampling.LANCZOS, reducing_gap=_PIL_REDUCING_GAP)
         buffer = io.BytesIO()
         # Huffman optimisation costs ~1 ms on the small sizes; on the largest it costs more than it saves.
         current.save(buffer, "JPEG", quality=quality, optimize=index > 0)

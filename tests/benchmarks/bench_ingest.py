@@ -127,6 +127,8 @@ def pipeline(kind: str, sources: list[str], photos: int, workers: int, workdir: 
         "how": measured["how"], "photos": photos, "workers": workers, "load1": round(load, 2),
         "photos_per_s": round(photos / measured["wall_s"], 2),
         "cpu_ms_per_photo": round(measured["cpu_s"] / photos * 1000, 1),
+        # Module start included; fsync waits are not CPU, so this is an upper bound for idle cores.
+        "cpu_bound_photos_per_s": round(workers * photos / measured["cpu_s"], 2),
         "peak_rss_mb": round(measured["peak_rss_mb"], 1),
         "result": _counts(result),
     }

@@ -97,28 +97,33 @@ def _verdict(value, target, higher_is_better=True) -> str:
 
 
 def targets(figures: dict) -> list[tuple[str, str, str, str]]:
-    """(what, measured, target, verdict) rows."""
+    """(what, measured, target, verdict) rows. Each throughput target is judged twice: on wall
+    clock (true on this machine at this load) and on CPU time (what idle cores would do)."""
     rows = []
     jpeg, heic = figures.get("thumbnails_jpeg", {}), figures.get("thumbnails_heic", {})
     pipe_jpeg, pipe_heic = figures.get("pipeline_jpeg", {}), figures.get("pipeline_heic", {})
     methods = jpeg.get("methods", {})
-    pps = pipe_jpeg.get("photos_per_s")
-    rows.append(("JPEG whole pipeline, photos/s on all cores", _fmt(pps), f">= {TARGETS['jpeg_pipeline_photos_per_s']}",
-                 _verdict(pps, TARGETS["jpeg_pipeline_photos_per_s"])))
+    for label, pipe, key in (("JPEG", pipe_jpeg, "jpeg_pipeline_photos_per_s"),
+                             ("HEIC", pipe_heic, "heic_pipeline_photos_per_s")):
+        wall, cpu_bound = pipe.get("photos_per_s"), pipe.get("cpu_bound_photos_per_s")
+        rows.append((f"{label} whole pipeline, photos/s, wall (load {pipe.get('load1', '-')})", _fmt(wall),
+                     f">= {TARGETS[key]}", _verdict(wall, TARGETS[key])))
+        rows.append((f"{label} whole pipeline, photos/s, CPU-bound on {pipe.get('workers', '-')} idle cores",
+                     _fmt(cpu_bound), f">= {TARGETS[key]}", _verdict(cpu_bound, TARGETS[key])))
     for other, key in (("vipsthumbnail", "jpeg_pipeline_vs_vipsthumbnail"), ("pillow_plain", "jpeg_pipeline_vs_pillow_plain")):
-        theirs = methods.get(other, {}).get("photos_per_s")
-        ratio = round(pps / theirs, 2) if pps and theirs else None
-        rows.append((f"JPEG whole pipeline vs {other} (thumbnails alone), same run", _fmt(ratio, "x"),
-                     f">= {TARGETS[key]}x", _verdict(ratio, TARGETS[key])))
-    engine = methods.get("engine", {})
+        theirs = methods.get(other, {})
+        wall = _ratio(pipe_jpeg.get("photos_per_s"), theirs.get("photos_per_s"))
+        cpu = _ratio(theirs.get("cpu_ms_per_photo"), pipe_jpeg.get("cpu_ms_per_photo"))
+        rows.append((f"JPEG whole pipeline vs {other} making thumbnails alone, wall", _fmt(wall, "x"),
+                     f">= {TARGETS[key]}x", _verdict(wall, TARGETS[key])))
+        rows.append((f"JPEG whole pipeline vs {other} making thumbnails alone, CPU", _fmt(cpu, "x"),
+                     f">= {TARGETS[key]}x", _verdict(cpu, TARGETS[key])))
     for other in ("vipsthumbnail", "pillow_plain"):
-        ratio = jpeg.get(f"engine_vs_{other}_cpu")
-        rows.append((f"JPEG thumbnails alone: engine vs {other}, CPU per photo", _fmt(ratio, "x"), "(context)", ""))
-    heic_pps = pipe_heic.get("photos_per_s")
-    rows.append(("HEIC whole pipeline, photos/s on all cores", _fmt(heic_pps), f">= {TARGETS['heic_pipeline_photos_per_s']}",
-                 _verdict(heic_pps, TARGETS["heic_pipeline_photos_per_s"])))
-    heic_engine = heic.get("methods", {}).get("engine", {}).get("photos_per_s")
-    rows.append(("HEIC thumbnails alone (engine), photos/s on all cores", _fmt(heic_engine), "(context)", ""))
+        rows.append((f"JPEG thumbnails alone: engine vs {other}, CPU per photo",
+                     _fmt(jpeg.get(f"engine_vs_{other}_cpu"), "x"), "(context)", ""))
+    heic_engine = heic.get("methods", {}).get("engine", {})
+    rows.append(("HEIC thumbnails alone (engine), CPU ms per photo", _fmt(heic_engine.get("cpu_ms_per_photo"), " ms"),
+                 "(context)", ""))
     rescan = figures.get("noop_rescan", {})
     rows.append((f"no-op rescan of {rescan.get('files', '50,000')} files, module start included",
                  _fmt(rescan.get("best_s"), " s"), f"< {TARGETS['noop_rescan_s']} s",
@@ -127,13 +132,17 @@ def targets(figures: dict) -> list[tuple[str, str, str, str]]:
     ratio = verify.get("ratio_vs_all_cores")
     rows.append(("verification vs plain hashlib on every core", _fmt(ratio and round(ratio * 100), " %"),
                  ">= 90 %", _verdict(ratio, TARGETS["verify_ratio"])))
-    peaks = [value for value in (engine.get("peak_rss_mb"), pipe_jpeg.get("peak_rss_mb"), pipe_heic.get("peak_rss_mb"),
-                                 heic.get("methods", {}).get("engine", {}).get("peak_rss_mb"),
+    peaks = [value for value in (methods.get("engine", {}).get("peak_rss_mb"), pipe_jpeg.get("peak_rss_mb"),
+                                 pipe_heic.get("peak_rss_mb"), heic_engine.get("peak_rss_mb"),
                                  verify.get("worker_peak_rss_mb")) if value]
     peak = max(peaks) if peaks else None
     rows.append(("peak RSS of the largest worker (engine, pipeline, verify)", _fmt(peak, " MB"),
                  f"< {TARGETS['peak_rss_mb']:.0f} MB", _verdict(peak, TARGETS["peak_rss_mb"], higher_is_better=False)))
     return rows
+
+
+def _ratio(numerator, denominator):
+    return round(numerator / denominator, 2) if numerator and denominator else None
 
 
 def _fmt(value, unit: str = "") -> str:
@@ -154,18 +163,19 @@ def print_report(figures: dict) -> None:
     log(f"== sovereign.cloud photo vault benchmark, {env['when']} on {env['cpu']} ({env['cores']} cores)")
     log(f"   libraries: {', '.join(f'{k} {v}' for k, v in env['libraries'].items() if v)}; "
         f"CLI {env['vipsthumbnail'] or 'no vips'}")
-    for key, title in (("thumbnails_jpeg", "Thumbnails, 12 MP JPEG (3-4 MB, q92, EXIF)"),
+    for key, title in (("thumbnails_jpeg", "Thumbnails, 12 MP JPEG (3.5-5 MB, phone 4:2:0 and camera 4:2:2, EXIF)"),
                        ("thumbnails_heic", "Thumbnails, 12 MP iPhone-like HEIC (512 px grid, Display P3)")):
         section = figures.get(key)
         if not section:
             continue
         log("")
         log(f"{title}: {section['photos']} photos, {section['workers']} workers, best of {section['rounds']} rounds")
-        log(f"   {'contender':52s} {'photos/s':>9s} {'CPU ms/photo':>13s} {'load1':>6s} {'peak RSS MB':>12s}")
+        log(f"   {'contender':52s} {'photos/s':>9s} {'load1':>6s} {'CPU ms/photo':>13s} {'CPU-bound/s':>12s} "
+            f"{'peak RSS MB':>12s}")
         for method, row in section["methods"].items():
             rss = row["child_peak_rss_mb"] if method == "vipsthumbnail" else row["peak_rss_mb"]
-            log(f"   {LABELS[method]:52s} {row['photos_per_s']:9.2f} {row['cpu_ms_per_photo']:13.1f} "
-                f"{row['load1_at_best']:6.2f} {rss:12.1f}")
+            log(f"   {LABELS[method]:52s} {row['photos_per_s']:9.2f} {row['load1_at_best']:6.2f} "
+                f"{row['cpu_ms_per_photo']:13.1f} {row['cpu_bound_photos_per_s']:12.2f} {rss:12.1f}")
         for note in section.get("notes", []):
             log(f"   note: {note}")
     log("")
@@ -175,8 +185,10 @@ def print_report(figures: dict) -> None:
         if "skipped" in section:
             log(f"   {title}: {section['skipped']}")
         elif section:
-            log(f"   {title}: {section['photos_per_s']} photos/s, {section['cpu_ms_per_photo']} ms CPU/photo, "
-                f"peak RSS {section['peak_rss_mb']} MB, load {section['load1']} ({section['how']}) {section['result']}")
+            log(f"   {title}: {section['photos_per_s']} photos/s at load {section['load1']}, "
+                f"{section['cpu_ms_per_photo']} ms CPU/photo (CPU-bound {section['cpu_bound_photos_per_s']}/s on "
+                f"{section['workers']} cores), peak RSS {section['peak_rss_mb']} MB")
+            log(f"      {section['how']}: {section['result']}")
             if section.get("problem"):
                 log(f"      PROBLEM: {section['problem']}")
     rescan = figures.get("noop_rescan", {})
@@ -197,16 +209,16 @@ def print_report(figures: dict) -> None:
             f"({verify['hashlib_all_cores_mb_s']} MB/s; one core {verify['hashlib_1core_mb_s']} MB/s); "
             f"worker RSS {verify['worker_peak_rss_mb']} MB hashing a 2 GiB file")
     log("")
-    log("Targets (issue 4)")
+    log("Targets (issue 4); wall-clock figures depend on the load, CPU-bound ones assume idle cores")
     for what, measured, target, verdict in targets(figures):
-        log(f"   {what:64s} {measured:>10s}  {target:>10s}  {verdict}")
+        log(f"   {what:72s} {measured:>10s}  {target:>10s}  {verdict}")
 
 
 # ---------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--photos", type=int, default=int(os.environ.get("BENCH_PHOTOS", "40")),
-                        help="12 MP JPEGs in the corpus (default 40)")
+    parser.add_argument("--photos", type=int, default=int(os.environ.get("BENCH_PHOTOS", "80")),
+                        help="12 MP JPEGs in the corpus (default 80)")
     parser.add_argument("--heic", type=int, default=int(os.environ.get("BENCH_HEIC", "12")),
                         help="12 MP HEICs in the corpus (default 12)")
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))

@@ -512,12 +512,15 @@ def test_the_module_imports_and_degrades_without_any_image_library(tmp_path):
         "r = vt.make_thumbnails(b'\\xff\\xd8\\xff' + b'x' * 100, None, 'jpg', 'ab' * 32, sys.argv[1])\n"
         "print(r.status + '|' + r.reason)\n"
         "print(vt.SETTINGS, vt.thumbnail_paths('/t', 'ab' * 32)['tiny'])\n"
+        "print(vt.validate_image(b'\\xff\\xd8\\xff' + b'x' * 100, 'jpg'))\n"
     )
     completed = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
                                check=True, env={**os.environ, "PYTHONPATH": str(REPO / ".collections")})
-    status_line, settings_line = completed.stdout.splitlines()
+    status_line, settings_line, validate_line = completed.stdout.splitlines()
     assert status_line.startswith("skipped|") and "not installed" in status_line
     assert settings_line.endswith(f"/t/tiny/ab/{'ab' * 32}.jpg")
+    # Unable to check is not "corrupt": an ingest without Pillow must not reject every photo.
+    assert validate_line.startswith("(True, 'not checked")
 
 
 # ------------------------------------------------------------------------------------ video
