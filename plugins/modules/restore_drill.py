@@ -139,6 +139,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sovereign.cloud.plugins.module_utils import restic
 from ansible_collections.sovereign.cloud.plugins.module_utils.restore_drill import DrillError, run_drill
+from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import redact_dsn
 
 
 def main() -> None:
@@ -160,7 +161,6 @@ def main() -> None:
     params = module.params
     if params["catalog"] and "://" in params["catalog"]:
         # A DSN's password must not show up in any output.
-        from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import redact_dsn
         if redact_dsn(params["catalog"]) != params["catalog"]:
             secret = params["catalog"].rpartition("@")[0].partition("://")[2].partition(":")[2]
             if secret:
