@@ -48,10 +48,14 @@ options:
     default: always
 attributes:
   check_mode:
+    description:
+      - Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - On a host where Samba is not installed yet, check mode reports the user as one that would be added.
   diff_mode:
+    description:
+      - Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - The diff says whether the stored password C(matches) or C(differs), never the password or its hash.

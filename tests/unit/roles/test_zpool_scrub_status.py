@@ -155,8 +155,10 @@ def test_damaged_pool_keeps_the_first_errors_line():
     assert info["health"] == "ONLINE"
 
 
-@pytest.mark.parametrize(("text", "expected"), [("0B", 0), ("12K", 12288), ("1.50M", 1572864), ("2G", 2 << 30),
-                                                 ("7", 7), ("lots", None)])
+SIZES = [("0B", 0), ("12K", 12288), ("1.50M", 1572864), ("2G", 2 << 30), ("7", 7), ("lots", None)]
+
+
+@pytest.mark.parametrize(("text", "expected"), SIZES)
 def test_sizes(text, expected):
     assert scrub_status.size_to_bytes(text) == expected
 
@@ -210,21 +212,21 @@ def test_scrub_is_started_waited_for_and_recorded(tmp_path):
 
 def test_running_scrub_is_joined_not_restarted(tmp_path):
     zpool = FakeZpool(polls=1, running_already=True)
-    rc, status, _, _ = run(tmp_path, zpool)
+    rc, status, dummy, dummy = run(tmp_path, zpool)
     assert rc == 0
     assert ("scrub",) not in zpool.calls
     assert status["joined_running_scrub"]
 
 
 def test_scrub_that_cannot_start_is_a_failure_with_the_reason(tmp_path):
-    rc, status, _, _ = run(tmp_path, FakeZpool(scrub_rc=1))
+    rc, status, dummy, dummy = run(tmp_path, FakeZpool(scrub_rc=1))
     assert rc == 1
     assert status["result"] == "failed"
     assert "pool I/O is currently suspended" in status["message"]
 
 
 def test_errors_found_fail_the_run_and_name_the_files(tmp_path):
-    rc, status, _, _ = run(tmp_path, FakeZpool(polls=0, final=ZFS_FUSE_DAMAGED))
+    rc, status, dummy, dummy = run(tmp_path, FakeZpool(polls=0, final=ZFS_FUSE_DAMAGED))
     assert rc == 1
     assert status["result"] == "errors"
     assert "/mnt/bad/data" in status["status_excerpt"]
@@ -235,7 +237,7 @@ def test_missing_pool_is_reported_not_raised(tmp_path):
         def status(self, pool, verbose=False):
             return subprocess.CompletedProcess([], 1, "", f"cannot open '{pool}': no such pool\n")
 
-    rc, status, _, _ = run(tmp_path, NoPool())
+    rc, status, dummy, dummy = run(tmp_path, NoPool())
     assert rc == 1
     assert status["result"] == "failed"
     assert "zpool list" in status["message"]
