@@ -238,6 +238,7 @@ def configure_worker(threads: int = 1) -> None:
     """Tune the image libraries for one process of a process pool: no operation cache, ``threads``
     decoding threads each (one per worker costs the least CPU when every core runs a worker)."""
     threads = max(1, int(threads))
+    _fixed_mmap_threshold()
     vips = _pyvips()
     if vips is not None:
         vips.cache_set_max(0)
@@ -246,6 +247,21 @@ def configure_worker(threads: int = 1) -> None:
         _pillow_heif().options.DECODE_THREADS = threads
     except ImportError:
         pass
+
+
+def _fixed_mmap_threshold(limit: int = 8 << 20) -> None:
+    """glibc only: serve every allocation above ``limit`` (full-size decoded images) from mmap and
+    give it back to the system when freed. glibc otherwise raises the threshold after the first
+    large free and a worker's peak creeps up from photo to photo (130 MB instead of 115 MB after a
+    few 12 MP HEICs). Costs ~6 % of CPU on HEIC (fresh pages), nothing measurable on JPEG."""
+    try:
+        import ctypes  # pylint: disable=import-outside-toplevel
+        libc = ctypes.CDLL(None)
+        mallopt = getattr(libc, "mallopt", None)
+        if mallopt is not None and not os.environ.get("MALLOC_MMAP_THRESHOLD_"):
+            mallopt(-3, int(limit))  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError, TypeError, ValueError):
+        pass  # not glibc: nothing to tune
 
 
 def available_engines() -> dict[str, str | None]:
