@@ -170,9 +170,15 @@ def find_restic(binary: str = "restic") -> str:
 
 def run(args: list[str], env: dict[str, str], binary: str = "restic", timeout: float | None = None,
         cwd: str | None = None) -> subprocess.CompletedProcess:
-    """Run ``restic ARGS`` with no stdin (so a missing password fails instead of hanging)."""
-    return subprocess.run([find_restic(binary), *args], env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, errors="replace", timeout=timeout, check=False)
+    """Run ``restic ARGS`` with no stdin (so a missing password fails instead of hanging).
+
+    subprocess, not AnsibleModule.run_command: this file is also the library of the backup runner
+    that systemd starts on the host, where there is no AnsibleModule. Modules register every secret
+    in ``no_log_values`` (:func:`module_env`), and restic never prints the password.
+    """
+    return subprocess.run(  # pylint: disable=ansible-bad-function
+        [find_restic(binary), *args], env=env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        errors="replace", timeout=timeout, check=False)
 
 
 def classify_error(stderr: str) -> str:

@@ -201,8 +201,8 @@ def _drill(cat: Catalog, env, repository, count, max_bytes, snapshot, host, tags
             failures.append({"sha256": None, "rel_path": None,
                              "reason": "the catalog has no originals to sample: a drill with no files proves nothing"})
         else:
-            record_files, failures, note = _restore_and_compare(sample, targets, chosen, env, tmp_dir, restic_binary,
-                                                               in_snapshot)
+            record_files, failures, note = _restore_and_compare(
+                sample, targets, chosen, env, tmp_dir, restic_binary, in_snapshot)
     except DrillError as exc:
         if check_mode:
             raise

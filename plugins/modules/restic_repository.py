@@ -24,11 +24,15 @@ options:
     default: true
 attributes:
   check_mode:
+    description:
+      - Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - The probe runs in check mode (it only reads); C(restic init) does not. When restic or the O(env_file) is not
         on the host yet (a first run in check mode), the module reports that it would initialise.
   diff_mode:
+    description:
+      - Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

@@ -70,11 +70,15 @@ options:
     default: true
 attributes:
   check_mode:
+    description:
+      - Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Samples and finds the snapshot (read-only, C(--no-lock)), and returns what would be restored; restores
         nothing and records nothing.
   diff_mode:
+    description:
+      - Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

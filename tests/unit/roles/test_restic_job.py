@@ -1,4 +1,4 @@
-"""The restic_backup role's job runner, installed as the role installs it (restic-job next to
+"""The restic_backup role's job runner, installed as the role installs it (restic_job.py next to
 sovereign_restic.py, a copy of plugins/module_utils/restic.py) and run on real restic."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from support.restic import ResticRepo
 
 REPO = Path(__file__).resolve().parents[3]
-RUNNER = REPO / "roles" / "restic_backup" / "files" / "restic-job"
+RUNNER = REPO / "roles" / "restic_backup" / "files" / "restic_job.py"
 CLIENT = REPO / "plugins" / "module_utils" / "restic.py"
 HOST = socket.gethostname()
 
@@ -26,9 +26,9 @@ HOST = socket.gethostname()
 def runner(tmp_path):
     lib = tmp_path / "lib"
     lib.mkdir()
-    shutil.copy(RUNNER, lib / "restic-job")
+    shutil.copy(RUNNER, lib / "restic_job.py")
     shutil.copy(CLIENT, lib / "sovereign_restic.py")
-    return lib / "restic-job"
+    return lib / "restic_job.py"
 
 
 @pytest.fixture

@@ -141,8 +141,8 @@ def test_retention_applies_the_photo_vault_policy_to_a_series_of_snapshots(host)
     all_times.append(max(times))  # the job's own snapshot, now
     assert len(remaining) == expected_kept(all_times)
     # The newest 7 days with a snapshot are all still there.
-    assert sorted({t.date() for t in all_times}, reverse=True)[:7] == sorted({t.date() for t in times},
-                                                                          reverse=True)[:7]
+    newest_days = sorted({t.date() for t in all_times}, reverse=True)[:7]
+    assert newest_days == sorted({t.date() for t in times}, reverse=True)[:7]
     # Another job's snapshots in the same repository are never touched by this job's policy.
     assert len(restic_json(host, "snapshots", "--json", "--tag", "sovereign-job:documents")) == documents_before
 

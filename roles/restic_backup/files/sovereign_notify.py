@@ -1,8 +1,7 @@
-#!/usr/bin/python3
 # Copyright (c) sovereign.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""sovereign-notify UNIT: say that a systemd unit failed (run by sovereign-notify@UNIT.service).
+"""sovereign_notify.py UNIT: say that a systemd unit failed (run by sovereign-notify@UNIT.service).
 
 Always logs an error to the journal (with the unit's last log lines). When the config file
 (default /etc/sovereign/notify.json, root only) sets them, it also runs ``command`` through

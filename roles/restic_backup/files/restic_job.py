@@ -1,12 +1,13 @@
-#!/usr/bin/python3
 # Copyright (c) sovereign.cloud developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """sovereign.cloud restic job runner (installed by the restic_backup role; standard library only).
 
-  restic-job backup JOB.json      backup --json, forget --json (this job's snapshots only), prune
-  restic-job check CHECK.json     check --read-data-subset
-  restic-job restic ENV_FILE ARGS run restic with a repository's env file (for people)
+Run with python3 (the units do: ``/usr/bin/python3 /usr/local/lib/sovereign/restic_job.py ...``):
+
+  restic_job.py backup JOB.json      backup --json, forget --json (this job's snapshots only), prune
+  restic_job.py check CHECK.json     check --read-data-subset
+  restic_job.py restic ENV_FILE ARGS run restic with a repository's env file (sovereign-restic uses it)
 
 Every run writes its result as JSON (the ``state_file`` of its config) for reports, and exits
 non-zero on failure so that the systemd unit's OnFailure= notification fires:
@@ -103,7 +104,7 @@ def load_config(path: str) -> dict:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     except (OSError, ValueError) as exc:
-        raise SystemExit(f"restic-job: cannot read {path}: {exc}") from exc
+        raise SystemExit(f"restic_job: cannot read {path}: {exc}") from exc
 
 
 def job_tag(cfg: dict) -> str:
@@ -267,7 +268,7 @@ def exec_restic(env_file: str, args: list[str]) -> int:
                                                                            "/var/cache/sovereign-restic"))
         binary = restic.find_restic()
     except restic.ResticError as exc:
-        print(f"restic-job: {exc}", file=sys.stderr)
+        print(f"restic_job: {exc}", file=sys.stderr)
         return 1
     os.execve(binary, [binary, *args], env)
     return 1  # not reached
