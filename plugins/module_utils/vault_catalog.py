@@ -20,6 +20,7 @@ import os
 import random
 import sqlite3
 import time
+import urllib.parse
 import uuid
 from contextlib import contextmanager
 
@@ -215,20 +216,26 @@ class Catalog:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, vault: str, catalog: str | None = None, create: bool = True) -> Catalog:
+    def open(cls, vault: str, catalog: str | None = None, create: bool = True, readonly: bool = False,
+             busy: bool = False) -> Catalog:
         """Open (and with ``create``, initialise) the catalog of ``vault``.
 
         ``catalog`` is ``None`` (SQLite at ``<vault>/catalog.sqlite``), a file path (SQLite there),
-        or a ``postgresql://`` DSN.
+        or a ``postgresql://`` DSN. ``readonly`` (check mode) writes nothing at all, not even
+        SQLite's ``-wal``/``-shm`` files; pass ``busy`` when another process may be writing.
         """
+        if readonly:
+            create = False
         if catalog and catalog.startswith(("postgresql://", "postgres://")):
             self = cls._open_postgresql(catalog)
+            if readonly:
+                self.conn.execute("SET default_transaction_read_only = on")
         else:
             path = catalog or os.path.join(vault, SQLITE_NAME)
             if not create and not os.path.exists(path):
                 raise CatalogError(f"no catalog at {path}: run sovereign.cloud.photo_ingest first, "
                                    "or pass the catalog option that ingest used")
-            self = cls._open_sqlite(path)
+            self = cls._open_sqlite_readonly(path, busy) if readonly else cls._open_sqlite(path)
         if create:
             self._create_schema()
         else:
@@ -261,6 +268,21 @@ class Catalog:
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=60000")
         return self
+
+    @classmethod
+    def _open_sqlite_readonly(cls, path: str, busy: bool) -> Catalog:
+        # Without a -wal file (the last writer closed cleanly) and no writer running, the file is
+        # complete and immutable=1 reads it without creating -wal/-shm. Otherwise read through the
+        # WAL (mode=ro), which uses the writer's -wal/-shm files.
+        uri_path = urllib.parse.quote(os.path.abspath(path))
+        wal = os.path.exists(path + "-wal")
+        uri = f"file:{uri_path}?mode=ro" if busy or wal else f"file:{uri_path}?immutable=1"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA query_only=ON")
+        except sqlite3.Error as exc:
+            raise CatalogError(f"cannot open the SQLite catalog {path} read-only: {exc}") from exc
+        return cls(conn, "sqlite", path)
 
     @classmethod
     def _open_postgresql(cls, dsn: str) -> Catalog:
@@ -386,7 +408,7 @@ class Catalog:
         """Insert an asset; an existing sha256 keeps its row (originals are never re-filed)."""
         values = [record.get(name) for name in ASSET_COLUMNS]
         values[ASSET_COLUMNS.index("from_iphone")] = int(bool(record.get("from_iphone")))
-        placeholders = ", ".join("?" for _ in ASSET_COLUMNS)
+        placeholders = ", ".join("?" for _column in ASSET_COLUMNS)
         self.execute(f"INSERT INTO assets ({', '.join(ASSET_COLUMNS)}) VALUES ({placeholders}) "
                      "ON CONFLICT (sha256) DO NOTHING", values)
 

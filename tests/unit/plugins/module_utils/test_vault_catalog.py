@@ -219,3 +219,36 @@ def test_two_modules_creating_a_postgresql_catalog_at_once_both_succeed(tmp_path
         with ThreadPoolExecutor(4) as pool:
             ids = set(pool.map(open_one, range(4)))
         assert len(ids) == 1
+
+
+def test_read_only_sqlite_writes_nothing_and_refuses_writes(tmp_path):
+    # check mode (ingest --check) opens the catalog like this: no -wal/-shm files, no schema changes
+    with Catalog.open(str(tmp_path)) as cat:
+        cat.add_asset(asset("7" * 64))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with Catalog.open(str(tmp_path), readonly=True) as cat:
+        assert cat.count_assets() == 1
+        with pytest.raises(sqlite3.OperationalError):
+            cat.add_asset(asset("8" * 64))
+    assert sorted(p.name for p in tmp_path.iterdir()) == before == ["catalog.sqlite"]
+
+
+def test_read_only_sqlite_sees_commits_still_in_the_wal(tmp_path):
+    writer = Catalog.open(str(tmp_path))  # stays open: its commits live in catalog.sqlite-wal
+    try:
+        writer.add_asset(asset("9" * 64))
+        assert (tmp_path / "catalog.sqlite-wal").exists()
+        with Catalog.open(str(tmp_path), readonly=True) as reader:
+            assert reader.get_asset("9" * 64) is not None
+    finally:
+        writer.close()
+
+
+def test_read_only_postgresql_refuses_writes(tmp_path, postgresql_server):
+    dsn = postgresql_server.create_database("readonly")
+    with Catalog.open(str(tmp_path), catalog=dsn) as cat:
+        cat.add_asset(asset("a" * 64))
+    with Catalog.open(str(tmp_path), catalog=dsn, readonly=True) as cat:
+        assert cat.count_assets() == 1
+        with pytest.raises(Exception, match="read-only"):
+            cat.add_asset(asset("b" * 64))
