@@ -30,6 +30,8 @@ from pathlib import Path
 import pytest
 
 ROLE = "sovereign"
+PREFIX = "sc-pg-"
+OWNER_FILE = "owner.pid"  # the test process that owns the cluster; a dead owner means a leaked cluster
 INSTALL_HINT = "install it with: sudo apt-get install postgresql (or run scripts/test-deps.sh as root)"
 
 
@@ -70,6 +72,16 @@ def install_postgresql() -> Path:
     return bindir
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -93,7 +105,8 @@ class PostgresServer:
                                           "package") from exc
             self.run_as = "postgres"
         # Not under pytest's tmp_path: that is private to root (0700) and the server runs as postgres.
-        self.base = Path(tempfile.mkdtemp(prefix="sc-pg-"))
+        self.base = Path(tempfile.mkdtemp(prefix=PREFIX))
+        (self.base / OWNER_FILE).write_text(str(os.getpid()), encoding="ascii")
         self.data = self.base / "data"
         self.log = self.base / "server.log"
         self._databases = 0
@@ -187,6 +200,19 @@ class PostgresServer:
         self._admin(f"CREATE DATABASE {name} OWNER {ROLE} TEMPLATE template0")
         return self.dsn(name)
 
+    def sweep_leftovers(self) -> None:
+        """Stop and remove clusters whose test process died without cleaning up (killed pytest)."""
+        for base in Path(tempfile.gettempdir()).glob(PREFIX + "*"):
+            try:
+                owner = int((base / OWNER_FILE).read_text(encoding="ascii"))
+            except (OSError, ValueError):
+                continue
+            if base == self.base or _alive(owner):
+                continue
+            if (base / "data" / "postmaster.pid").exists():
+                self._run("pg_ctl", "-D", str(base / "data"), "-m", "immediate", "-w", "-t", "30", "stop", check=False)
+            shutil.rmtree(base, ignore_errors=True)
+
     def stop(self) -> None:
         if self._started:
             self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop", check=False)
@@ -203,6 +229,7 @@ def start_server() -> PostgresServer:
                                   "requirements/controller.txt)") from exc
     server = PostgresServer(install_postgresql())
     try:
+        server.sweep_leftovers()
         return server.start()
     except BaseException:
         server.stop()
