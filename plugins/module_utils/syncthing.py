@@ -351,8 +351,10 @@ def ensure_device(client: SyncthingClient, device_id: str, wanted: dict | None =
         stored = client.get(f"/rest/config/devices/{_quoted(did)}")
         _check_stored(stored, wanted, f"device {label}")
         merged = stored
-    verb = "added" if current is None else "updated (" + ", ".join(k for k in sorted(wanted)
-                                                                     if not _same(current.get(k), wanted[k])) + ")"
+    if current is None:
+        verb = "added"
+    else:
+        verb = f"updated ({', '.join(k for k in sorted(wanted) if not _same(current.get(k), wanted[k]))})"
     return _result(True, before, after, f"device {label} {'would be ' if check_mode else ''}{verb}", device=merged)
 
 
