@@ -157,12 +157,13 @@ def summarise(report: dict) -> str:
 
 
 def catalog_info(vault: str | None, catalog: str | None = None, thumbs_root: str | None = None) -> dict:
-    """Open the catalog read-only-style (never created) and report on it."""
+    """Open the catalog read-only (never created, never written) and report on it."""
     if not vault and not catalog:
         raise ReportError("give the vault (SQLite catalog inside it) or the catalog option")
     thumbs_root = os.path.abspath(thumbs_root) if thumbs_root else None
     try:
-        with Catalog.open(vault or "", catalog, create=False) as cat:
+        # Read-only: nothing is written, not even SQLite's -wal/-shm files; works on a read-only mount.
+        with Catalog.open(vault or "", catalog, readonly=True) as cat:
             report = catalog_report(cat, thumbs_root)
             report["warnings"] = list(cat.warnings)
             return report

@@ -224,7 +224,7 @@ def make_missing_thumbnails(vault: str, catalog: str | None = None, thumbs_root:
     thumbs_root = os.path.abspath(thumbs_root or os.path.join(vault, DEFAULT_THUMBS))
     report = ThumbnailRunReport(thumbs_root=thumbs_root, workers=workers or default_workers(), check_mode=check_mode)
     try:
-        cat = Catalog.open(vault, catalog, create=False)
+        cat = Catalog.open(vault, catalog, create=False, readonly=check_mode)
     except CatalogError as exc:
         raise ThumbnailRunError(str(exc)) from exc
     with cat:

@@ -38,9 +38,12 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog impo
 ORIGINALS = "originals"
 DEFAULT_THUMBS = "thumbs"
 CHUNK = 1 << 20
-# Batches handed to a worker: small enough that a time budget stops promptly, large enough that
-# inter-process overhead stays far below the hashing time.
+# Batches handed to a worker: large enough that inter-process overhead stays far below the
+# hashing time, small enough that a time budget stops promptly. Guided scheduling: a batch is
+# about a (4 x workers)th of what remains, so batches shrink towards the end and no worker sits
+# idle while another finishes a big one.
 BATCH_BYTES = 32 << 20
+MIN_BATCH_BYTES = 1 << 20
 BATCH_FILES = 64
 # Files that file browsers and NAS indexers drop into shared folders; never photos, never reported.
 JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".localized"})
@@ -130,6 +133,37 @@ def _human(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
+class ProgressLog:
+    """A ``progress`` callback for long runs: one line every ``interval`` seconds on ``stream``
+    (a journal when run from a systemd timer), with files done/total, MB/s and the ETA."""
+
+    def __init__(self, stream, label: str = "verify", interval: float = 30.0) -> None:
+        self.stream, self.label, self.interval = stream, label, interval
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int, bytes_done: int, bytes_total: int) -> None:
+        now = time.monotonic()
+        if now - self.last < self.interval and done < total:
+            return
+        self.last = now
+        elapsed = max(now - self.started, 1e-6)
+        rate = bytes_done / elapsed
+        eta = (bytes_total - bytes_done) / rate if rate > 0 else 0.0
+        self.stream.write(f"{self.label}: {done}/{total} files, {_human(bytes_done)} of {_human(bytes_total)}, "
+                          f"{rate / 1e6:.0f} MB/s, ETA {_duration(eta)}\n")
+        self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
 # ---------------------------------------------------------------------------------------- hashing
 _BUFFER: bytearray | None = None
 
@@ -216,13 +250,18 @@ def _worker_init() -> None:
     _BUFFER = bytearray(CHUNK)
 
 
-def _batches(items: list[tuple[str, str, int]]):
+def _batches(items: list[tuple[str, str, int]], workers: int = 1):
+    remaining = sum(item[2] for item in items)
     batch, size = [], 0
+    target = BATCH_BYTES
     for item in items:
+        if not batch:
+            target = max(MIN_BATCH_BYTES, min(BATCH_BYTES, remaining // (4 * max(1, workers))))
         batch.append(item)
         size += item[2]
-        if size >= BATCH_BYTES or len(batch) >= BATCH_FILES:
+        if size >= target or len(batch) >= BATCH_FILES:
             yield batch
+            remaining -= size
             batch, size = [], 0
     if batch:
         yield batch
@@ -241,7 +280,7 @@ def hash_many(items: list[tuple[str, str, int]], workers: int = 0, drop_cache: b
     total_files, total_bytes = len(items), sum(item[2] for item in items)
     results: list[tuple] = []
     done_bytes = 0
-    batches = _batches(items)
+    batches = _batches(items, workers)
     cut_short = False
 
     def report(chunk):
@@ -468,7 +507,8 @@ def verify_vault(vault: str, catalog: str | None = None, mode: str = "full", per
     thumbs_root = os.path.abspath(thumbs_root or os.path.join(vault, DEFAULT_THUMBS))
     report = VerifyReport(mode=mode, workers=workers or default_workers())
     try:
-        cat = Catalog.open(vault, catalog, create=False)
+        # Check mode writes nothing at all, not even SQLite's -wal/-shm files.
+        cat = Catalog.open(vault, catalog, create=False, readonly=not record)
     except CatalogError as exc:
         raise VerifyError(str(exc)) from exc
     with cat:

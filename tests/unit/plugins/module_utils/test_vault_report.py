@@ -97,6 +97,13 @@ def test_an_empty_vault_reports_zeros_and_says_to_verify(tmp_path):
     assert "never verified: run sovereign.cloud.photo_verify" in report["summary"]
 
 
+def test_the_report_writes_nothing_and_works_on_a_read_only_vault(tmp_path):
+    family_vault(tmp_path, None)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert catalog_info(str(tmp_path))["assets"] == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
 def test_the_report_never_creates_a_catalog(tmp_path):
     with pytest.raises(ReportError, match="run sovereign.cloud.photo_ingest first"):
         catalog_info(str(tmp_path))

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -135,6 +136,7 @@ def test_check_mode_counts_and_writes_nothing(tmp_path):
     assert (report.due, report.as_dict()["created"], report.changed) == (3, 3, True)
     assert "check mode: nothing written" in report.summary()
     assert not (tmp_path / "thumbs").exists() and statuses(tmp_path, None, tmp_path / "thumbs") == {}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog.sqlite", "originals"]  # no -wal/-shm either
 
 
 def test_each_thumbnails_root_is_tracked_on_its_own(tmp_path):
@@ -173,14 +175,15 @@ def test_through_ansible_the_pool_works_inside_the_module_wrapper(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_file_that_crashes_its_decoder_is_failed_alone_and_the_others_still_get_thumbnails(tmp_path, monkeypatch):
-    # A segfault in a C decoder on a crafted file kills a worker process. Stand-in for that decoder:
-    # make_thumbnails kills its own process for one asset (fork workers inherit the patch).
+    # A segfault in a C decoder on a crafted file, or the OOM killer, kills a worker process. Stand-in
+    # for that decoder: make_thumbnails kills its own process for one asset (fork workers inherit the
+    # patch; SIGKILL rather than SIGSEGV keeps pytest's faulthandler quiet in the child).
     records = photos(tmp_path, count=9)
     victim = records[4]["sha256"]
 
     def decoder(data, path, fmt, sha256, thumbs_root, **kwargs):
         if sha256 == victim:
-            os.kill(os.getpid(), signal.SIGSEGV)
+            os.kill(os.getpid(), signal.SIGKILL)
         return vault_thumbnails.ThumbnailResult(sha256=sha256, status="ok", sizes={"tiny": (150, 113, 10)})
 
     monkeypatch.setattr(vault_thumbnails, "make_thumbnails", decoder)
@@ -189,3 +192,31 @@ def test_a_file_that_crashes_its_decoder_is_failed_alone_and_the_others_still_ge
     assert [f["sha256"] for f in report.failed] == [victim] and "decoder crashed" in report.failed[0]["reason"]
     assert report.created == 8
     assert statuses(tmp_path, None, tmp_path / "thumbs")[victim][0] == "failed"
+
+
+SAMPLES = Path(__file__).resolve().parents[5] / "shared" / "samples" / "exif-samples"
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"the real-world sample photos are not at {SAMPLES}")
+def test_real_camera_and_phone_files_all_get_an_outcome_and_none_is_altered(tmp_path):
+    # Real JPEGs (35 camera models, orientations 1-8, GPS, HDR) and iPhone/Nokia HEICs, plus the
+    # corpus' damaged JPEG: every asset ends ok or with a reason, and the batch never stops.
+    files = sorted(p for p in SAMPLES.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".heic", ".heif"))
+    with Catalog.open(str(tmp_path)) as cat:
+        records = {}
+        for path in files:
+            data = path.read_bytes()
+            ext = "heic" if path.suffix.lower() in (".heic", ".heif") else "jpg"
+            record = add_original(tmp_path, cat, data, ext=ext)
+            records[record["sha256"]] = (path, record)
+    report = make_missing_thumbnails(str(tmp_path), workers=2)
+    outcome = statuses(tmp_path, None, tmp_path / "thumbs")
+    assert set(outcome) == set(records) and report.created + len(report.failed) + len(report.skipped) == len(records)
+    corrupt = [sha for sha, (path, _r) in records.items() if path.name == "corrupted.jpg"]
+    assert all(outcome[sha][0] == "failed" for sha in corrupt)
+    assert all(f["reason"] for f in report.failed) and report.created >= len(records) - 3
+    for sha, (path, record) in records.items():
+        assert sha256_of(tmp_path / record["rel_path"]) == sha  # originals only read
+        if "orientation" in path.parts and outcome[sha][0] == "ok":
+            width, height = sizes_on_disk(tmp_path / "thumbs", sha)["medium"]
+            assert (height > width) == ("portrait" in path.name.lower()), path.name  # upright
