@@ -218,7 +218,8 @@ def _drain(queue: deque, thumbs_root: str, workers: int, on_results) -> list:
 def make_missing_thumbnails(vault: str, catalog: str | None = None, thumbs_root: str | None = None,
                             workers: int = 0, force: bool = False, check_mode: bool = False,
                             progress=None) -> ThumbnailRunReport:
-    """Make the thumbnails that are due (see the module docstring). ``progress(done, total)``."""
+    """Make the thumbnails that are due (see the module docstring). ``progress(done, total)`` is
+    called as assets finish (``vault_verify.ProgressLog`` prints it)."""
     started = time.monotonic()
     vault = os.path.abspath(vault)
     thumbs_root = os.path.abspath(thumbs_root or os.path.join(vault, DEFAULT_THUMBS))

@@ -135,23 +135,30 @@ def _human(n: int) -> str:
 
 class ProgressLog:
     """A ``progress`` callback for long runs: one line every ``interval`` seconds on ``stream``
-    (a journal when run from a systemd timer), with files done/total, MB/s and the ETA."""
+    (a journal when run from a systemd timer), with files done/total, MB/s (or files/s when no
+    byte counts are given, as for thumbnails) and the ETA."""
 
     def __init__(self, stream, label: str = "verify", interval: float = 30.0) -> None:
         self.stream, self.label, self.interval = stream, label, interval
         self.started = time.monotonic()
         self.last = 0.0
 
-    def __call__(self, done: int, total: int, bytes_done: int, bytes_total: int) -> None:
+    def __call__(self, done: int, total: int, bytes_done: int | None = None, bytes_total: int | None = None) -> None:
         now = time.monotonic()
         if now - self.last < self.interval and done < total:
             return
         self.last = now
         elapsed = max(now - self.started, 1e-6)
-        rate = bytes_done / elapsed
-        eta = (bytes_total - bytes_done) / rate if rate > 0 else 0.0
-        self.stream.write(f"{self.label}: {done}/{total} files, {_human(bytes_done)} of {_human(bytes_total)}, "
-                          f"{rate / 1e6:.0f} MB/s, ETA {_duration(eta)}\n")
+        if bytes_total is None:  # counted in files (thumbnails)
+            rate = done / elapsed
+            eta = (total - done) / rate if rate > 0 else 0.0
+            line = f"{self.label}: {done}/{total} files, {rate:.1f} files/s, ETA {_duration(eta)}"
+        else:
+            rate = (bytes_done or 0) / elapsed
+            eta = (bytes_total - (bytes_done or 0)) / rate if rate > 0 else 0.0
+            line = (f"{self.label}: {done}/{total} files, {_human(bytes_done or 0)} of {_human(bytes_total)}, "
+                    f"{rate / 1e6:.0f} MB/s, ETA {_duration(eta)}")
+        self.stream.write(line + "\n")
         self.stream.flush()
 
 

@@ -220,3 +220,14 @@ def test_real_camera_and_phone_files_all_get_an_outcome_and_none_is_altered(tmp_
         if "orientation" in path.parts and outcome[sha][0] == "ok":
             width, height = sizes_on_disk(tmp_path / "thumbs", sha)["medium"]
             assert (height > width) == ("portrait" in path.name.lower()), path.name  # upright
+
+
+def test_progress_is_reported_per_asset_for_long_runs(tmp_path):
+    import io  # pylint: disable=import-outside-toplevel
+
+    from ansible_collections.sovereign.cloud.plugins.module_utils.vault_verify import ProgressLog  # pylint: disable=import-outside-toplevel
+
+    photos(tmp_path, count=3)
+    stream = io.StringIO()
+    make_missing_thumbnails(str(tmp_path), workers=2, progress=ProgressLog(stream, "thumbnails", interval=0))
+    assert stream.getvalue().strip().splitlines()[-1].startswith("thumbnails: 3/3 files,")
