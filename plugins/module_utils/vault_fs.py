@@ -424,36 +424,44 @@ class SourceFile:
 
 
 def walk_sources(roots, skip: tuple[str, ...] = (), problems: list | None = None):
-    """Yield a :class:`SourceFile` for every file under ``roots`` that is not ignored, in
-    name order per directory. Directories whose real path is in ``skip`` (the vault itself, the
+    """Yield a :class:`SourceFile` for every file under ``roots`` that is not ignored (in no
+    particular order). Directories whose real path is in ``skip`` (the vault itself, the
     thumbnails) are not entered; unreadable directories are reported into ``problems`` as
-    ``(path, reason)``. Symlinked directories are not followed (no loops)."""
+    ``(path, reason)``. Symlinked directories are not followed (no loops). One ``stat`` per
+    file and nothing else: this walk is most of a no-op rescan."""
     skip_real = {os.path.realpath(p) for p in skip if p}
     for root in roots:
         stack = [root]
         while stack:
             directory = stack.pop()
-            if directory != root and os.path.realpath(directory) in skip_real:
+            if directory != root and skip_real and os.path.realpath(directory) in skip_real:
                 continue
+            files, sidecars = [], {}
             try:
                 with os.scandir(directory) as iterator:
-                    entries = sorted(iterator, key=lambda e: e.name)
+                    for entry in iterator:
+                        name = entry.name
+                        try:
+                            if entry.is_dir(follow_symlinks=False):
+                                if not ignored_dir(name):
+                                    stack.append(entry.path)
+                                continue
+                        except OSError:
+                            continue
+                        lower = name.lower()
+                        if lower.endswith(IGNORED_SUFFIXES) or lower in IGNORED_NAMES or \
+                                lower.startswith(IGNORED_PREFIXES):
+                            if lower.endswith(".xmp"):
+                                sidecars[lower] = entry.path
+                            continue
+                        files.append(entry)
             except OSError as exc:
                 if problems is not None:
                     problems.append((directory, f"cannot list this folder: {exc.strerror}; its files were not "
                                                 "ingested. Fix its permissions and run again"))
                 continue
-            sidecars = {e.name.lower(): e.path for e in entries if e.name.lower().endswith(".xmp")}
-            subdirs = []
-            for entry in entries:
-                name = entry.name
+            for entry in files:
                 try:
-                    if entry.is_dir(follow_symlinks=False):
-                        if not ignored_dir(name):
-                            subdirs.append(entry.path)
-                        continue
-                    if ignored_file(name):
-                        continue
                     st = entry.stat()
                 except OSError:
                     try:
@@ -462,7 +470,8 @@ def walk_sources(roots, skip: tuple[str, ...] = (), problems: list | None = None
                         continue
                 if stat.S_ISDIR(st.st_mode):
                     continue  # a symlink to a directory: not followed
-                lower = name.lower()
-                sidecar = sidecars.get(lower + ".xmp") or sidecars.get(os.path.splitext(lower)[0] + ".xmp")
+                sidecar = None
+                if sidecars:
+                    lower = entry.name.lower()
+                    sidecar = sidecars.get(lower + ".xmp") or sidecars.get(os.path.splitext(lower)[0] + ".xmp")
                 yield SourceFile(entry.path, root, st.st_size, st.st_mtime_ns, stat.S_ISREG(st.st_mode), sidecar)
-            stack.extend(reversed(subdirs))

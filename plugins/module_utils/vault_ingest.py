@@ -26,11 +26,13 @@ all: no catalog, no lock file, no directories.
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import hashlib
 import os
 import shutil
 import signal
 import stat
+import sys
 import time
 import uuid
 
@@ -52,6 +54,7 @@ def thumbnail_engine():
     except ImportError:
         return None
     return vault_thumbnails
+
 
 BATCH_FILES = 200
 BATCH_SECONDS = 2.0
@@ -635,28 +638,25 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
         self.rejection_index = self.catalog.rejection_index()
         problems: list = []
         todo = []
-        now = time.time()
+        known = self.source_index.get
+        rejected_before = self.rejection_index
+        min_age_ns = int(cfg.min_age * 1e9)
+        now_ns = time.time_ns()
+        unchanged = 0
+        # the hot loop of a no-op rescan: one dict look-up per file
         for found in vault_fs.walk_sources(cfg.sources, skip=(cfg.vault, cfg.thumbs_root), problems=problems):
             path = found.path
             key = path if path.isascii() else path_key(path)
-            age = now - found.mtime_ns / 1e9
-            if 0 <= age < cfg.min_age:
+            if 0 <= now_ns - found.mtime_ns < min_age_ns:
                 self._skip("modified less than min_age seconds ago (still being written?)")
                 continue
-            previous = self.source_index.get(key)
+            previous = known(key)
             if previous is not None and previous[0] == found.size and previous[1] == found.mtime_ns:
-                self.counts["unchanged"] += 1
+                unchanged += 1
                 continue
-            rejected = self.rejection_index.get(key)
-            if rejected is not None and rejected[0] == found.size and rejected[1] == found.mtime_ns:
-                reason = rejected[2]
-                if reason.startswith(SKIP_PREFIX):
-                    self._skip(reason[len(SKIP_PREFIX):])
-                    continue
-                if not (reason.startswith("cannot read") and os.access(path, os.R_OK)):
-                    self.rejected.append({"path": key, "reason": reason})
-                    continue
-            ext = os.path.splitext(found.path)[1].lower().lstrip(".")
+            if rejected_before and self._rejected_before(found, key):
+                continue
+            ext = os.path.splitext(path)[1].lower().lstrip(".")
             if vault_fs.not_utf8(path):
                 self._reject_in_scan(found, key, "the file name is not valid UTF-8 (shown with \\x escapes): rename "
                                                  "it to UTF-8 and run again; the file was not touched")
@@ -669,9 +669,26 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
                     self._skip("not a regular file")
                 continue
             todo.append((path, found.root, found.size, found.mtime_ns, found.sidecar))
+        self.counts["unchanged"] += unchanged
         for directory, reason in problems:
             self.rejected.append({"path": path_key(directory), "reason": reason})
+        todo.sort()
         return todo
+
+    def _rejected_before(self, found, key: str) -> bool:
+        """True when the file was rejected (or skipped as not media) before and is unchanged:
+        report it again from the catalog without reading it."""
+        rejected = self.rejection_index.get(key)
+        if rejected is None or rejected[0] != found.size or rejected[1] != found.mtime_ns:
+            return False
+        reason = rejected[2]
+        if reason.startswith(SKIP_PREFIX):
+            self._skip(reason[len(SKIP_PREFIX):])
+            return True
+        if reason.startswith("cannot read") and os.access(found.path, os.R_OK):
+            return False  # readable now (permissions fixed): try again
+        self.rejected.append({"path": key, "reason": reason})
+        return True
 
     def _skip(self, reason: str) -> None:
         self.counts["skipped"] += 1
@@ -764,6 +781,7 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
             self._commit(batch)
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
+            gc.unfreeze()
             progress.finish()
 
     def _recover_from_hang(self, executor, hung, in_flight: dict, queue: list, batch: _Batch, workers: int, ctx):
@@ -1086,16 +1104,39 @@ def _allowance(size: int) -> float:
     return 600.0 + 3 * size / 10e6
 
 
-def _pool(workers: int, ctx: dict):
-    """A process pool whose workers start clean. ``forkserver`` (or ``spawn``): never ``fork``
-    from this process, which may already run threads (libvips, a progress bar) whose locks a
-    forked child would inherit held."""
-    import concurrent.futures  # pylint: disable=import-outside-toplevel
+START_METHOD = None  # tests force "fork", "forkserver" or "spawn"; None chooses
+
+
+def start_method() -> str:
+    """``fork`` from a single-threaded process (the module, the CLI): workers start at once and
+    share the parent's memory. Otherwise ``forkserver`` (or ``spawn``): forking a process that
+    runs threads (libvips in a test runner, say) can hand the child locks held forever. ``fork``
+    is also what works inside Ansible's module packaging, whose imports a fresh interpreter
+    could not repeat."""
     import multiprocessing  # pylint: disable=import-outside-toplevel
     methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if "forkserver" in methods:
+    if START_METHOD in methods:
+        return START_METHOD
+    try:
+        threads = len(os.listdir("/proc/self/task"))
+    except OSError:
+        import threading  # pylint: disable=import-outside-toplevel
+        threads = threading.active_count() if "fork" in methods and sys.platform.startswith("linux") else 2
+    if threads == 1 and "fork" in methods:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+def _pool(workers: int, ctx: dict):
+    import concurrent.futures  # pylint: disable=import-outside-toplevel
+    import multiprocessing  # pylint: disable=import-outside-toplevel
+    method = start_method()
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
         context.set_forkserver_preload([__name__])
+    elif method == "fork":
+        gc.collect()
+        gc.freeze()  # the children share the parent's objects without the collector copying their pages
     return concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                                   initializer=_init_worker, initargs=(ctx,))
 

@@ -252,3 +252,14 @@ def test_read_only_postgresql_refuses_writes(tmp_path, postgresql_server):
         assert cat.count_assets() == 1
         with pytest.raises(Exception, match="read-only"):
             cat.add_asset(asset("b" * 64))
+
+
+def test_a_path_that_returns_to_earlier_content_shows_the_latest(catalog):
+    # the index is built without sorting the whole table: the path seen again must still win
+    sha_one, sha_two = "c" * 64, "d" * 64
+    catalog.add_asset(asset(sha_one))
+    catalog.add_asset(asset(sha_two, rel_path="originals/2023/05/01/y.jpg"))
+    catalog.record_source("/in/IMG_7.JPG", "/in", 100, 1, sha_one, seen_at="2026-01-01T00:00:00Z")
+    catalog.record_source("/in/IMG_7.JPG", "/in", 120, 2, sha_two, seen_at="2026-02-01T00:00:00Z")
+    catalog.record_source("/in/IMG_7.JPG", "/in", 100, 3, sha_one, seen_at="2026-03-01T00:00:00Z")
+    assert catalog.source_index()["/in/IMG_7.JPG"] == (100, 3, sha_one)

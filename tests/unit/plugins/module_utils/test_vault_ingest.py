@@ -79,7 +79,7 @@ def assert_consistent(vault: Path) -> None:
     for row in rows:
         assert sha_of(vault / row["rel_path"]) == row["sha256"], row["rel_path"]
         assert read_sidecar((vault / row["sidecar_rel_path"]).read_bytes()).sha256 == row["sha256"]
-    shas = [d for d in originals(vault).values()]
+    shas = list(originals(vault).values())
     assert len(shas) == len(set(shas)), "one sha256 stored twice"
 
 
@@ -560,7 +560,7 @@ def test_kill_at_each_step_leaves_a_consistent_vault_that_the_next_run_completes
     assert proc.wait(timeout=300) == 0, proc.stderr.read()
     assert_consistent(vault)
     assert end_state(vault) == reference_state
-    assert not [p for p in (vault / "originals").rglob("*.partial-*")]
+    assert not list((vault / "originals").rglob("*.partial-*"))
 
 
 @pytest.mark.slow
@@ -658,3 +658,22 @@ def test_sqlite_catalog_is_wal_and_foreign_keys_hold(ingested):
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_every_worker_start_method_gives_the_same_vault(inbox, ingested, tmp_path, monkeypatch, method):
+    """fork (a single-threaded parent: the module, the CLI, the crash tests' subprocesses) made
+    ``ingested``; the methods used from a threaded parent must give the same result."""
+    monkeypatch.setattr(vault_ingest, "START_METHOD", method)
+    vault = tmp_path / "vault"
+    report = ingest(inbox[0], vault)
+    assert report["ingested"] == ingested["first"]["ingested"]
+    assert originals(vault) == originals(ingested["vault"])
+
+
+def test_a_single_threaded_parent_forks_its_workers():
+    script = (f"import sys; sys.path.insert(0, {str(COLLECTIONS)!r})\n"
+              "from ansible_collections.sovereign.cloud.plugins.module_utils import vault_ingest\n"
+              "print(vault_ingest.start_method())\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "fork"
