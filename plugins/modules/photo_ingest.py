@@ -1,0 +1,253 @@
+#!/usr/bin/python
+# Copyright (c) sovereign.cloud developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: photo_ingest
+short_description: Ingest photos and videos into the content-addressed photo vault
+version_added: 0.1.0
+author: sovereign.cloud developers (@sovereign-cloud)
+description:
+  - Copies every new photo and video found under O(sources) into the vault as
+    C(originals/YYYY/MM/DD/<sha256>.<ext>) with an XMP sidecar C(<sha256>.xmp) beside it, and records
+    it in the catalog. C(YYYY/MM/DD) is the capture date (EXIF, QuickTime, an XMP sidecar next to the
+    source, a date in the file name, or the file's modification time, in that order); C(<ext>) comes
+    from the content, never from the file name.
+  - One original per content. A photo found under several paths is stored once and every path is
+    recorded; two different photos with the same name (an IMG_0001 counter wrap-around) are both kept.
+  - Sources are only read. Originals are written to a temporary file in their final directory,
+    fsynced, read back and re-hashed, then published with a hard link, so no partial file ever
+    appears under a final name; an interrupted run (even kill -9 or a power cut) is completed by the
+    next one.
+  - Bad input never stops the batch and never lands in the vault. Truncated or corrupt images and
+    videos, empty files, random bytes or text with a photo extension, unreadable files and names that
+    are not UTF-8 are listed in RV(rejected) with the reason, each with a warning.
+  - Silently ignored are C(.DS_Store), C(._*), C(@eaDir/), C(Thumbs.db), C(desktop.ini), icloudpd C(*.part),
+    Syncthing's C(.stfolder), C(.stversions/), C(~syncthing~*) and C(.syncthing.*.tmp), sidecars
+    (C(*.xmp) are read as metadata; C(*.aae), C(*.json)), hidden folders, and files modified in the last
+    O(min_age) seconds.
+  - A file whose path, size and modification time match the catalog is not read again, so a rescan
+    of an unchanged library of 50,000 photos takes about a second.
+  - Pairs Live Photos (a still and its movie) by Apple ContentIdentifier, else by base name in the same
+    folder, and records the pair on both assets and in both sidecars.
+  - Makes the thumbnails (tiny, small, medium) while the file is in memory when O(thumbnails=true).
+options:
+  sources:
+    description:
+      - Folders to ingest from (an icloudpd download folder, a Syncthing folder, a camera card copy...).
+        Searched recursively. Never written to.
+    type: list
+    elements: path
+    required: true
+  vault:
+    description:
+      - Root of the photo vault. Created (one level) when missing; its parent must exist.
+    type: path
+    required: true
+  catalog:
+    description:
+      - The catalog. Unset means SQLite at C(<vault>/catalog.sqlite); a path means SQLite there; a
+        C(postgresql://) DSN selects PostgreSQL (psycopg 3 on the host).
+      - It may contain a password, so it is kept out of logs. A password in C(~/.pgpass) keeps it out of the DSN.
+    type: str
+  thumbnails:
+    description: Make the thumbnails of each new photo while it is in memory (the decode also validates it).
+    type: bool
+    default: true
+  thumbs_root:
+    description: Root of the thumbnails. Unset means C(<vault>/thumbs).
+    type: path
+  min_age:
+    description: Leave files modified less than this many seconds ago for the next run (they may still be written).
+    type: int
+    default: 60
+  workers:
+    description: Worker processes. V(0) means one per CPU core.
+    type: int
+    default: 0
+  fail_on_rejected:
+    description: Fail the task when any input was rejected. The result keys are returned either way.
+    type: bool
+    default: false
+  verify_writes:
+    description:
+      - Read every original back from the disk (after dropping it from the page cache) and compare its
+        sha256 before publishing it. Turn off only for speed on storage that checksums itself.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    description: Can run in check mode and tell what would happen without changing anything.
+    support: full
+    details:
+      - Reads, hashes and classifies every new file exactly like a real run, so the counts are true, and
+        writes nothing at all (no catalog, no lock file, no directories). Live Photo pairs are not counted.
+  diff_mode:
+    description: Returns a diff of what changed.
+    support: none
+notes:
+  - One ingest runs at a time per vault (a lock on C(<vault>/.sovereign-ingest.lock)); a second one fails
+    and names the process holding the lock.
+  - Vault write failures (a full disk, a different file already under an original's name) fail the task
+    after the rest of the batch is done, listed in RV(errors).
+  - Progress (files, MB/s, ETA) goes to the host's log every 30 seconds during long runs.
+seealso:
+  - module: sovereign.cloud.photo_verify
+  - module: sovereign.cloud.photo_thumbnails
+  - module: sovereign.cloud.photo_catalog_info
+"""
+
+EXAMPLES = r"""
+- name: Ingest the icloudpd and Syncthing folders into the vault
+  sovereign.cloud.photo_ingest:
+    sources:
+      - /srv/icloudpd/alice
+      - /srv/syncthing/phone-bob
+    vault: /srv/photos
+
+- name: Ingest with the catalog on PostgreSQL and thumbnails on a workstation SSD
+  sovereign.cloud.photo_ingest:
+    sources: [/mnt/inbox]
+    vault: /mnt/nas/photos
+    catalog: "postgresql://pics@db.home.arpa/pics"
+    thumbs_root: /var/cache/photo-thumbs
+  register: ingest
+
+- name: Fail the play when anything was rejected
+  sovereign.cloud.photo_ingest:
+    sources: [/srv/card-import]
+    vault: /srv/photos
+    fail_on_rejected: true
+"""
+
+RETURN = r"""
+ingested:
+  description: New originals added to the vault (in check mode, that would be added).
+  returned: always
+  type: int
+  sample: 120
+duplicates:
+  description: Paths whose content already had an original (in the vault, or earlier in this run); recorded as sources.
+  returned: always
+  type: int
+  sample: 8
+unchanged:
+  description: Files that match the catalog (path, size, modification time) and were not read.
+  returned: always
+  type: int
+  sample: 50000
+skipped:
+  description: Files not ingested this time and not rejected (not a photo or video, still being written, changed while read).
+  returned: always
+  type: int
+  sample: 3
+skipped_reasons:
+  description: RV(skipped) broken down by reason.
+  returned: always
+  type: dict
+  sample: {"not a photo or video": 2, "modified less than min_age seconds ago (still being written?)": 1}
+rejected:
+  description: Inputs that are not acceptable photos or videos, with the reason. The files were not touched.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"path": "/srv/inbox/IMG_0007.JPG", "reason": "truncated JPEG: the image data stops before the end-of-image marker"}]
+errors:
+  description: Files that could not be written to the vault (the task fails when this is not empty).
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+bytes_ingested:
+  description: Bytes of new originals.
+  returned: always
+  type: int
+  sample: 481200000
+adopted:
+  description: New catalog entries whose original was already on disk (left by an interrupted run) and verified.
+  returned: always
+  type: int
+  sample: 0
+live_pairs:
+  description: Live Photo pairs recorded in this run.
+  returned: always
+  type: int
+  sample: 4
+seconds:
+  description: Wall-clock duration.
+  returned: always
+  type: float
+  sample: 12.5
+vault:
+  description: The vault root.
+  returned: always
+  type: str
+  sample: /srv/photos
+summary:
+  description: One line saying what was done.
+  returned: always
+  type: str
+  sample: "ingested 120 new photo(s)/video(s) (481.2 MB), 8 duplicate path(s), 50000 unchanged, 1 rejected in 9.8 s"
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sovereign.cloud.plugins.module_utils.vault_ingest import (
+    IngestConfig, IngestError, run_ingest)
+
+MAX_WARNINGS = 1000
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "sources": {"type": "list", "elements": "path", "required": True},
+            "vault": {"type": "path", "required": True},
+            "catalog": {"type": "str", "no_log": True},
+            "thumbnails": {"type": "bool", "default": True},
+            "thumbs_root": {"type": "path"},
+            "min_age": {"type": "int", "default": 60},
+            "workers": {"type": "int", "default": 0},
+            "fail_on_rejected": {"type": "bool", "default": False},
+            "verify_writes": {"type": "bool", "default": True},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+
+    def log_progress(state: dict) -> None:
+        eta = f", about {state['eta_s'] / 60:.0f} min left" if state.get("eta_s") else ""
+        module.log(f"photo_ingest: {state['files_done']}/{state['files_total']} files, "
+                   f"{state['bytes_done'] / 1e9:.2f}/{state['bytes_total'] / 1e9:.2f} GB, {state['mb_per_s']} MB/s{eta}")
+
+    config = IngestConfig(params["sources"], params["vault"], catalog=params["catalog"],
+                          thumbnails=params["thumbnails"], thumbs_root=params["thumbs_root"],
+                          min_age=params["min_age"], workers=params["workers"] or None,
+                          verify_writes=params["verify_writes"], check=module.check_mode,
+                          progress=log_progress, progress_interval=30)
+    try:
+        report = run_ingest(config)
+    except IngestError as exc:
+        module.fail_json(msg=str(exc))
+    for warning in report.pop("warnings"):
+        module.warn(warning)
+    for item in report["rejected"][:MAX_WARNINGS]:
+        module.warn(f"rejected {item['path']}: {item['reason']}")
+    if len(report["rejected"]) > MAX_WARNINGS:
+        module.warn(f"... and {len(report['rejected']) - MAX_WARNINGS} more rejected files (see the rejected list)")
+    report.pop("catalog", None)  # may be a DSN; the catalog option is no_log
+    if report["errors"]:
+        first = report["errors"][0]
+        module.fail_json(msg=f"{len(report['errors'])} file(s) could not be written to the vault; first: "
+                             f"{first['path']}: {first['reason']}", **report)
+    if params["fail_on_rejected"] and report["rejected"]:
+        module.fail_json(msg=f"{len(report['rejected'])} input(s) rejected (fail_on_rejected is set); see rejected",
+                         **report)
+    module.exit_json(**report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""sovereign.cloud.photo_ingest: results, warnings, check mode, idempotence, failure options,
+and one run through ansible itself (AnsiballZ, the process pool inside it)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.sovereign.cloud.plugins.modules import photo_ingest
+from support import media_factory as mf
+from support.ansible_module import run_adhoc, run_module
+
+
+@pytest.fixture
+def inbox(tmp_path):
+    src = tmp_path / "inbox"
+    mf.write(src / "IMG_0001.JPG", mf.jpeg(seed=1, make="Canon", model="R6", datetime_original="2021:06:05 04:03:02"),
+             mf.OLD)
+    mf.write(src / "copy/IMG_0001.JPG", mf.jpeg(seed=1, make="Canon", model="R6",
+                                                datetime_original="2021:06:05 04:03:02"), mf.OLD)
+    mf.write(src / "IMG_0002.HEIC", mf.heic(seed=2, datetime_original="2022:01:01 10:00:00", offset="+01:00"), mf.OLD)
+    mf.write(src / "broken.jpg", mf.truncated(mf.jpeg(seed=3)), mf.OLD)
+    mf.write(src / "notes.txt", b"not a photo", mf.OLD)
+    return src
+
+
+def args(src: Path, vault: Path, **extra) -> dict:
+    return {"sources": [str(src)], "vault": str(vault), "min_age": 0, "workers": 2, **extra}
+
+
+def test_ingest_reports_counts_rejections_and_a_summary(inbox, tmp_path):
+    vault = tmp_path / "vault"
+    result = run_module(photo_ingest, args(inbox, vault))
+    assert not result.get("failed"), result
+    assert result["changed"] is True
+    assert (result["ingested"], result["duplicates"], result["unchanged"], result["skipped"]) == (2, 1, 0, 1)
+    assert [Path(r["path"]).name for r in result["rejected"]] == ["broken.jpg"]
+    assert any("broken.jpg" in w and "truncated" in w for w in result["warnings"])
+    assert result["bytes_ingested"] > 0 and "ingested 2 new" in result["summary"]
+    assert len(list((vault / "originals").rglob("*.jpg"))) == 1
+    assert (vault / "originals/2022/01/01").is_dir() and (vault / "thumbs/tiny").is_dir()
+
+
+def test_second_run_is_unchanged(inbox, tmp_path):
+    vault = tmp_path / "vault"
+    run_module(photo_ingest, args(inbox, vault))
+    again = run_module(photo_ingest, args(inbox, vault))
+    assert again["changed"] is False and again["unchanged"] == 3 and again["ingested"] == 0
+    assert len(again["rejected"]) == 1  # still reported, from the catalog
+
+
+def test_check_mode_tells_the_truth_and_writes_nothing(inbox, tmp_path):
+    vault = tmp_path / "vault"
+    result = run_module(photo_ingest, args(inbox, vault), check_mode=True)
+    assert result["changed"] is True and result["ingested"] == 2 and result["duplicates"] == 1
+    assert not vault.exists()
+
+
+def test_fail_on_rejected(inbox, tmp_path):
+    result = run_module(photo_ingest, args(inbox, tmp_path / "vault", fail_on_rejected=True))
+    assert result["failed"] and "rejected" in result["msg"]
+    assert result["ingested"] == 2  # the good files are in anyway
+
+
+def test_vault_write_failures_fail_the_task_after_the_batch(inbox, tmp_path):
+    vault = tmp_path / "vault"
+    data = (inbox / "IMG_0001.JPG").read_bytes()
+    squatter = vault / "originals/2021/06/05" / f"{mf.sha256(data)}.jpg"
+    mf.write(squatter, b"something else")
+    result = run_module(photo_ingest, args(inbox, vault))
+    assert result["failed"] and "could not be written" in result["msg"]
+    assert result["ingested"] == 1 and squatter.read_bytes() == b"something else"
+
+
+def test_errors_say_what_to_do(tmp_path):
+    result = run_module(photo_ingest, args(tmp_path / "nope", tmp_path / "vault"))
+    assert result["failed"] and "does not exist" in result["msg"]
+
+
+def test_no_thumbnails_and_no_verify(inbox, tmp_path):
+    vault = tmp_path / "vault"
+    result = run_module(photo_ingest, args(inbox, vault, thumbnails=False, verify_writes=False))
+    assert result["ingested"] == 2 and not (vault / "thumbs").exists()
+
+
+@pytest.mark.slow
+def test_through_ansible_with_its_module_packaging(inbox, tmp_path):
+    vault = tmp_path / "vault"
+    result = run_adhoc("photo_ingest", args(inbox, vault))
+    assert result.get("failed") is not True, result
+    assert (result["changed"], result["ingested"], result["duplicates"]) == (True, 2, 1)
+    again = run_adhoc("photo_ingest", args(inbox, vault))
+    assert again["changed"] is False and again["unchanged"] == 3
+    assert os.path.isfile(vault / "catalog.sqlite")
