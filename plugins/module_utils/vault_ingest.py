@@ -61,6 +61,7 @@ BATCH_SECONDS = 2.0
 PROGRESS_SECONDS = 1.0
 LIVE_PHOTO_MAX_SECONDS = 10.0
 CRASH_ENV = "SOVEREIGN_CLOUD_TEST_CRASH_AT"  # test hook: "<point>:<n>" kills the run at that point
+HANG_ON = None  # test hook: a file name on which a worker blocks, as a hung decoder would
 SKIP_PREFIX = "skipped: "
 
 STILL_FORMATS = frozenset({"jpeg", "heic", "heif"})
@@ -220,6 +221,8 @@ def process_file(task) -> dict:
 def _process_open(task, fd: int, ctx: dict) -> dict:  # pylint: disable=too-many-return-statements
     path, root, size, mtime_ns, sidecar_path = task
     name = os.path.basename(path)
+    if ctx.get("hang_on") == name:
+        time.sleep(3600)
     ext = os.path.splitext(name)[1].lower().lstrip(".")
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
@@ -729,7 +732,7 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
         ctx = {"vault": cfg.vault, "thumbs_root": cfg.thumbs_root, "thumbnails": cfg.thumbnails,
                "verify": cfg.verify_writes, "check": cfg.check, "known": DigestSet(known_hex),
                "run_dir": self.run_dir, "claims_dir": self.claims_dir, "now": _now_local(), "min_age": cfg.min_age,
-               "can_decode": decoder_available() and thumbnail_engine() is not None}
+               "can_decode": decoder_available() and thumbnail_engine() is not None, "hang_on": HANG_ON}
         engine = thumbnail_engine()
         self.thumb_settings = engine.SETTINGS if engine is not None else None
         del known_hex

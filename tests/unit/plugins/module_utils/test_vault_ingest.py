@@ -677,3 +677,18 @@ def test_a_single_threaded_parent_forks_its_workers():
               "print(vault_ingest.start_method())\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "fork"
+
+
+def test_a_hung_worker_is_replaced_and_its_file_rejected(tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    for i in range(6):
+        mf.write(src / f"IMG_{i}.JPG", mf.jpeg(seed=60 + i, datetime_original="2020:01:01 00:00:00"), mf.OLD)
+    monkeypatch.setattr(vault_ingest, "HANG_ON", "IMG_2.JPG")
+    monkeypatch.setattr(vault_ingest, "START_METHOD", "spawn")
+    monkeypatch.setattr(vault_ingest, "_allowance", lambda size: 10.0)  # generous: spawn starts slowly under load
+    report = ingest(src, tmp_path / "vault", workers=2)
+    assert report["ingested"] == 5
+    assert [Path(r["path"]).name for r in report["rejected"]] == ["IMG_2.JPG"]
+    assert "did not finish" in report["rejected"][0]["reason"]
+    monkeypatch.setattr(vault_ingest, "HANG_ON", None)
+    assert ingest(src, tmp_path / "vault")["rejected"][0]["path"].endswith("IMG_2.JPG")  # not retried: unchanged
