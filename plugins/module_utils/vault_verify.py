@@ -93,8 +93,9 @@ class VerifyReport:
 
     def summary(self) -> str:
         what = "every original" if self.mode == "full" else "a sample"
+        rate = f"{self.mb_per_s:.0f}" if self.mb_per_s >= 10 else f"{self.mb_per_s:.1f}"
         head = (f"verified {self.checked} of {self.total_assets} originals ({what}, "
-                f"{_human(self.checked_bytes)} at {self.mb_per_s:.0f} MB/s)")
+                f"{_human(self.checked_bytes)} at {rate} MB/s)")
         problems = [f"{len(items)} {label}" for items, label in (
             (self.corrupt, "corrupt"), (self.missing, "missing"), (self.unreadable, "unreadable"),
             (self.unknown, "unknown files in originals/"), (self.missing_sidecars, "missing sidecars"),
