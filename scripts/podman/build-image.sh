@@ -57,6 +57,8 @@ chroot "$work/rootfs" systemctl mask -q \
   getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service \
   systemd-remount-fs.service sys-kernel-config.mount sys-kernel-debug.mount >/dev/null 2>&1 || true
 echo 'deb '"$mirror"' bookworm main' > "$work/rootfs/etc/apt/sources.list"
+# Throwaway test hosts: dpkg need not fsync every file it unpacks (halves package installs).
+echo force-unsafe-io > "$work/rootfs/etc/dpkg/dpkg.cfg.d/sovereign-test-unsafe-io"
 # Ship real package lists: a fresh host with an empty but recent lists/ directory would look
 # "valid" to cache_valid_time and make --check report packages as unavailable.
 chroot "$work/rootfs" apt-get update -q >/dev/null
