@@ -51,6 +51,7 @@ import struct
 import subprocess
 import tempfile
 import threading
+import warnings
 from dataclasses import dataclass, field
 
 ENGINE_VERSION = 1
@@ -169,8 +170,10 @@ def make_thumbnails(data: bytes | None, path: str | None, fmt: str, sha256: str,
         if not _SHA256.fullmatch(sha256 or ""):
             raise ThumbnailError(f"not a sha256 (64 lowercase hex digits): {sha256!r}")
         largest = ordered[0]
-        image = _decode_largest(data, path, fmt, largest[1], largest[2], result, engine)
-        encoded = _encode_all(image, ordered, quality, result)
+        with warnings.catch_warnings():  # Pillow warns about damaged EXIF blocks: the outcome says enough
+            warnings.simplefilter("ignore")
+            image = _decode_largest(data, path, fmt, largest[1], largest[2], result, engine)
+            encoded = _encode_all(image, ordered, quality, result)
         result.status, result.reason = "ok", None
         if write:
             _write_all(thumbs_root, sha256, ordered, encoded, result, metadata, fmt)
@@ -222,10 +225,12 @@ def validate_image(data: bytes | None, fmt: str, path: str | None = None) -> tup
                 image = vips.Image.new_from_buffer(data, "", access="sequential", fail_on="truncated", **options)
                 image.avg()  # forces the whole decode, a strip at a time
                 return True, None
-            image = _pil().open(io.BytesIO(data))
-            if fmt in JPEG_FORMATS:
-                image.draft(image.mode, (max(1, image.size[0] // 8), max(1, image.size[1] // 8)))
-            image.load()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                image = _pil().open(io.BytesIO(data))
+                if fmt in JPEG_FORMATS:
+                    image.draft(image.mode, (max(1, image.size[0] // 8), max(1, image.size[1] // 8)))
+                image.load()
             return True, None
         return True, None
     except ImportError as exc:  # cannot check here is not "does not decode": never reject for it
@@ -650,10 +655,10 @@ def _check_isobmff(data: bytes, fmt: str) -> None:
             size = struct.unpack_from(">Q", data, offset + 8)[0]
         elif size == 0:
             size = total - offset
-        if size < 8:
-            raise ThumbnailError(f"the {fmt} file is corrupt (box at byte {offset} has an impossible size)")
+        if size < 8 or not all(32 <= char < 127 or char == 0xA9 for char in kind):
+            raise ThumbnailError(f"the {fmt} file is corrupt (no valid box at byte {offset})")
         if offset + size > total:
-            name = kind.decode("latin-1", "replace")
+            name = kind.decode("latin-1")
             raise ThumbnailError(f"the {fmt} file is truncated: its '{name}' box needs {offset + size} bytes, "
                                  f"the file has {total}")
         offset += size

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import shutil
 import struct
 import subprocess
@@ -393,15 +394,19 @@ def test_truncated_heic_fails_although_libheif_would_decode_it(tmp_path):
 
 # ------------------------------------------------------------------------------------ bad input
 def _bad_inputs() -> dict:
+    noise = random.Random(4).randbytes
     good = encode(quadrants(1024, 768), quality=90, exif=exif_bytes(1))
     return {
         "empty": (b"", "jpg"),
         "truncated-jpeg": (good[: len(good) // 2], "jpg"),
-        "random-bytes-as-jpg": (os.urandom(50_000), "jpg"),
+        "random-bytes-as-jpg": (noise(50_000), "jpg"),
         "text-as-png": (b"hello, this is not a picture\n" * 50, "png"),
         "truncated-png": (encode(quadrants(800, 600), "PNG")[:900], "png"),
         "header-only-jpeg": (good[:700], "jpg"),
-        "random-bytes-as-heic": (b"\0\0\0\x18ftypheic" + os.urandom(20_000), "heic"),
+        "random-bytes-as-heic": (b"\0\0\0\x18ftypheic" + noise(20_000), "heic"),
+        # A box whose type holds a newline: the reason must stay one line whatever the bytes.
+        "garbage-box-heic": (b"\0\0\0\x10ftypheic\0\0\0\0" + b"\xff\x00\x00\x00\n\xd7\xb21" + b"\0" * 100,
+                             "heic"),
     }
 
 
@@ -415,6 +420,35 @@ def test_bad_input_fails_with_a_reason_and_writes_nothing(tmp_path, engine, case
     assert files_under(tmp_path) == []
     ok, reason = vt.validate_image(data, fmt)
     assert not ok and reason, case
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "png", "heic"])
+def test_damaged_files_never_raise_and_never_leave_partial_files(tmp_path, engine, fmt):
+    """Cut, overwritten and shuffled bytes: every outcome is ok or a one-line failure, and a
+    failure writes nothing."""
+    upright = quadrants(320, 240)
+    good = {"jpg": lambda: encode(upright, quality=90, exif=exif_bytes(6)), "png": lambda: encode(upright, "PNG"),
+            "heic": lambda: heic_bytes(upright, orientation=6)}[fmt]()
+    rnd = random.Random(fmt)
+    for index in range(60):
+        data = bytearray(good)
+        action = index % 3
+        if action == 0:
+            data = data[:rnd.randrange(1, len(data))]
+        elif action == 1:
+            for _hit in range(rnd.randrange(1, 20)):
+                data[rnd.randrange(len(data))] = rnd.randrange(256)
+        else:
+            start = rnd.randrange(len(data))
+            data[start:start + 64] = rnd.randbytes(64)
+        root = tmp_path / str(index)
+        result = vt.make_thumbnails(bytes(data), None, fmt, SHA, str(root), engine=engine)
+        assert result.status in ("ok", "failed"), result
+        if result.status == "failed":
+            assert result.reason and "\n" not in result.reason, result.reason
+            assert files_under(root) == [], (index, result.reason)
+        else:
+            assert set(vt.missing_thumbnails(str(root), SHA)) == set(), index
 
 
 def test_a_key_that_is_not_a_sha256_never_becomes_a_path(tmp_path):
@@ -624,7 +658,7 @@ def test_raw_uses_its_embedded_preview_turned_upright(tmp_path, engine, big_endi
 
 def test_raw_sensor_data_in_lossless_jpeg_is_not_taken_for_the_preview(tmp_path, engine):
     preview = encode(quadrants(1600, 1200), quality=90)
-    lossless = b"\xff\xd8\xff\xc3\x00\x11\x0e" + os.urandom(len(preview) * 3)  # SOF3, bigger than the preview
+    lossless = b"\xff\xd8\xff\xc3\x00\x11\x0e" + random.Random(3).randbytes(len(preview) * 3)  # SOF3, bigger than the preview
     data = tiff_raw_with_preview(preview, sensor_data=lossless)
     result = vt.make_thumbnails(data, None, "cr2", SHA, str(tmp_path), engine=engine)
     assert result.status == "ok", result.reason
