@@ -706,9 +706,9 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
     def run(self) -> dict:
         self._validate_paths()
         self._pending_scan_rejections: list[tuple] = []
-        self._open()
         clean = False
         try:
+            self._open()
             todo = self._scan()
             if self._pending_scan_rejections and not self.cfg.check:
                 batch = _Batch()

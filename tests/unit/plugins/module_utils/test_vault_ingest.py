@@ -692,3 +692,10 @@ def test_a_hung_worker_is_replaced_and_its_file_rejected(tmp_path, monkeypatch):
     assert "did not finish" in report["rejected"][0]["reason"]
     monkeypatch.setattr(vault_ingest, "HANG_ON", None)
     assert ingest(src, tmp_path / "vault")["rejected"][0]["path"].endswith("IMG_2.JPG")  # not retried: unchanged
+
+
+def test_a_catalog_that_cannot_be_opened_explains_and_releases_the_lock(tmp_path):
+    mf.write(tmp_path / "src" / "a.jpg", mf.jpeg(seed=70, datetime_original="2020:01:01 00:00:00"), mf.OLD)
+    with pytest.raises(IngestError, match="does not exist"):
+        ingest(tmp_path / "src", tmp_path / "vault", catalog=str(tmp_path / "missing" / "catalog.sqlite"))
+    assert ingest(tmp_path / "src", tmp_path / "vault")["ingested"] == 1  # the lock was released
