@@ -33,6 +33,7 @@ RETENTION_DURATIONS = ("keep_within", "keep_within_hourly", "keep_within_daily",
 RETENTION_KEYS = RETENTION_COUNTS + RETENTION_DURATIONS + ("keep_tag",)
 _DURATION = re.compile(r"^(\d+[ymdh])+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MISSING = " does not exist, skipping"
 _SUBSET = re.compile(r"^(\d+(\.\d+)?%|\d+/\d+|\d+[KMGT]?)$")
 
 
@@ -309,6 +310,7 @@ def parse_backup(stdout: str, stderr: str, rc: int) -> dict:
         "duration_s": summary.get("total_duration"),
         "unreadable": list(unique.values()),
         "warnings": [line for line in out_text + err_text if not line.startswith("Fatal:")],
+        "missing_paths": [line[:-len(_MISSING)] for line in out_text + err_text if line.endswith(_MISSING)],
         "fatal": [line for line in err_text + out_text if line.startswith("Fatal:")],
     }
     result["status"] = ("ok" if rc == OK and result["snapshot_id"] else

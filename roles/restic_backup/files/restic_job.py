@@ -134,6 +134,26 @@ def forget_args(cfg: dict, host: str) -> list[str]:
             + restic.retention_args(cfg["retention"]))
 
 
+def incomplete_reasons(cfg: dict, parsed: dict, previous: dict) -> list[str]:
+    """Why a backup that restic finished must not count as complete (empty when it does)."""
+    reasons = []
+    if parsed["unreadable"]:
+        reasons.append(f"{len(parsed['unreadable'])} file(s) could not be read, e.g. {parsed['unreadable'][0]['item']} "
+                       f"({parsed['unreadable'][0]['error']})")
+    if parsed["status"] == "incomplete" and not parsed["unreadable"]:
+        reasons.append("restic reported an incomplete backup (exit code 3)")
+    for path in parsed["missing_paths"]:
+        reasons.append(f"{path} does not exist (is the disk mounted?)")
+    before = (previous.get("stats") or {}).get("total_files_processed") or 0
+    now = parsed["total_files_processed"]
+    limit = cfg.get("max_shrink_percent", 50)
+    if before and limit < 100 and now < before * (100 - limit) / 100:
+        reasons.append(f"the backup holds {now} files, the previous one {before}: more than {limit}% fewer. Is a "
+                       "disk unmounted or a folder gone? If the files were deleted on purpose, the next run accepts "
+                       "the new size")
+    return reasons
+
+
 def run_backup(cfg: dict) -> int:
     host = cfg.get("host") or socket.gethostname()
     state = {
@@ -167,10 +187,12 @@ def run_backup(cfg: dict) -> int:
                 state["errors"].append(restic.explain(kind, location, result.stderr) if kind != "no_source" else
                                        "none of the job's paths exist (is the disk mounted?): " + ", ".join(cfg["paths"]))
                 return code
-            if parsed["status"] == "incomplete":
+            problems = incomplete_reasons(cfg, parsed, previous)
+            if problems:
+                # An unmounted disk or unreadable files must not let retention drop the good snapshots.
                 state["status"] = "incomplete"
-                state["errors"].append(f"{len(parsed['unreadable'])} file(s) could not be read; the snapshot "
-                                       f"{parsed['snapshot_id']} is incomplete, so no snapshot was forgotten")
+                state["errors"].extend(problems)
+                state["errors"].append(f"the snapshot {parsed['snapshot_id']} is kept, but no snapshot was forgotten")
                 code = restic.INCOMPLETE
                 return code
             state["phase"] = "forget"

@@ -155,3 +155,31 @@ def test_the_restic_subcommand_runs_restic_with_the_env_file(tmp_path, runner, r
     env_file = repo.write_env_file(tmp_path / "repo.env")
     result = run(runner, "restic", env_file, "snapshots", "--json")
     assert result.returncode == 0 and len(json.loads(result.stdout)) == 1
+
+
+def test_a_missing_path_among_good_ones_is_incomplete_and_forgets_nothing(tmp_path, runner, repo, data):
+    # An unmounted disk next to a mounted one: restic skips the path and exits 0. Counting that as a
+    # good backup would let retention drop the snapshots that still hold the missing files.
+    gone = tmp_path / "nas-photos"
+    for day in ("2026-01-01", "2026-01-02"):
+        repo.backup(str(data), tags=("sovereign-job:documents",), host=HOST, time=f"{day} 03:00:00")
+    cfg = job_config(tmp_path, repo, "documents", [data, gone], {"keep_last": 1})
+    result = run(runner, "backup", cfg)
+    assert result.returncode == 3
+    state = read_state(tmp_path, "documents")
+    assert state["status"] == "incomplete" and state["snapshot_id"] and state["forget"] is None
+    assert f"{gone} does not exist (is the disk mounted?)" in state["errors"]
+    assert len(repo.snapshots()) == 3, "nothing was forgotten"
+
+
+def test_a_backup_that_shrinks_by_half_is_incomplete_once(tmp_path, runner, repo, data):
+    cfg = job_config(tmp_path, repo, "documents", [data], {"keep_last": 1})
+    assert run(runner, "backup", cfg).returncode == 0
+    for name in ("doc0.txt", "doc1.txt", "doc2.txt"):
+        (data / "docs" / name).unlink()
+    assert run(runner, "backup", cfg).returncode == 3
+    state = read_state(tmp_path, "documents")
+    assert state["status"] == "incomplete" and "more than 50% fewer" in state["errors"][0]
+    assert len(repo.snapshots()) == 2
+    assert run(runner, "backup", cfg).returncode == 0, "the next run accepts the new size"
+    assert len(repo.snapshots()) == 1

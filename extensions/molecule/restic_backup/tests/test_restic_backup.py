@@ -124,7 +124,7 @@ def test_retention_applies_the_photo_vault_policy_to_a_series_of_snapshots(host)
     forget_all(host, "photos")
     for day in PAST:
         out = host.run(f"sovereign-restic local backup -q --host {hostname} --tag sovereign-job:photos "
-                       f"--tag photos --time '{day} 03:00:00' /srv/data/photos")
+                       f"--tag photos --time '{day} 03:00:00' /srv/vault")
         assert out.rc == 0, out.stderr
     documents_before = len(restic_json(host, "snapshots", "--json", "--tag", "sovereign-job:documents"))
 
@@ -158,9 +158,21 @@ def test_a_restore_gives_back_identical_files(host):
     host.run("rm -rf /tmp/restore")
     out = host.run("sovereign-restic local restore latest --tag sovereign-job:photos --target /tmp/restore")
     assert out.rc == 0, out.stderr
-    originals = host.check_output("cd /srv/data/photos && find . -type f | sort | xargs sha256sum")
-    restored = host.check_output("cd /tmp/restore/srv/data/photos && find . -type f | sort | xargs sha256sum")
-    assert restored == originals and originals.count("\n") == 2
+    hashes = "cd {}/srv/vault/originals && find . -type f | sort | xargs sha256sum"
+    originals = host.check_output(hashes.format(""))
+    restored = host.check_output(hashes.format("/tmp/restore"))
+    assert restored == originals and originals.count("\n") == 5
+
+
+def test_the_restore_drills_are_recorded_in_the_catalog(host):
+    # side_effect.yml ran a dry drill (recorded nothing), a passing one and one that had to fail.
+    rows = host.check_output("sqlite3 /srv/vault/catalog.sqlite "
+                             "'SELECT passed, sample_count, failed_count FROM restore_drills ORDER BY id'")
+    assert rows.splitlines()[-2:] == ["1|6|0", "0|6|6"]
+    statuses = host.check_output("sqlite3 /srv/vault/catalog.sqlite 'SELECT status, COUNT(*) FROM "
+                                 "restore_drill_files GROUP BY drill_id, status ORDER BY drill_id'")
+    assert statuses.splitlines()[-2:] == ["ok|6", "missing|6"]
+    assert host.run("ls /tmp/sovereign-drill-* 2>/dev/null").stdout == "", "drill directories are cleaned up"
 
 
 # ------------------------------------------------------------------------------ failure

@@ -51,6 +51,7 @@ def test_a_missing_path_next_to_a_good_one_is_a_warning_not_json(repo, source, t
     parsed = restic.parse_backup(result.stdout, result.stderr, result.returncode)
     assert parsed["status"] == "ok"
     assert any("does not exist, skipping" in line for line in parsed["warnings"])
+    assert parsed["missing_paths"] == [str(tmp_path / "gone")]
 
 
 def test_only_missing_paths_is_fatal(repo, tmp_path):
