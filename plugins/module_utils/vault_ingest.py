@@ -546,6 +546,7 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
         self.resubmitted: set[str] = set()
         self.check_seen: dict[str, str] = {}
         self.thumb_settings: str | None = None
+        self.killed_workers = False
 
     # ---------------------------------------------------------------------------------- setup
     def _validate_paths(self) -> None:
@@ -786,6 +787,9 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
             executor.shutdown(wait=True, cancel_futures=True)
             gc.unfreeze()
             progress.finish()
+        if self.killed_workers and not cfg.check:
+            # a replaced worker may have left a temp file; every worker is gone and we hold the lock
+            vault_fs.clean_partials(os.path.join(cfg.vault, "originals"))
 
     def _recover_from_hang(self, executor, hung, in_flight: dict, queue: list, batch: _Batch, workers: int, ctx):
         """A worker is stuck on one file (a decoder that never returns): stop the pool, reject that
@@ -795,6 +799,7 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
             self._reject(_result(task, "rejected", reason=f"processing did not finish within {seconds} s (a hung "
                                                           "decoder or an unreadable disk?); the file was not "
                                                           "touched. Check it, then touch it to retry"), batch)
+        self.killed_workers = True
         hung_futures = {future for future, _task in hung}
         for future, (task, _started) in list(in_flight.items()):
             if future not in hung_futures:

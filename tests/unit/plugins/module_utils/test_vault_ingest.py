@@ -690,6 +690,7 @@ def test_a_hung_worker_is_replaced_and_its_file_rejected(tmp_path, monkeypatch):
     assert report["ingested"] == 5
     assert [Path(r["path"]).name for r in report["rejected"]] == ["IMG_2.JPG"]
     assert "did not finish" in report["rejected"][0]["reason"]
+    assert not list((tmp_path / "vault").rglob("*.partial-*"))
     monkeypatch.setattr(vault_ingest, "HANG_ON", None)
     assert ingest(src, tmp_path / "vault")["rejected"][0]["path"].endswith("IMG_2.JPG")  # not retried: unchanged
 
