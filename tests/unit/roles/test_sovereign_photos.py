@@ -1,0 +1,254 @@
+"""The photo_vault role's command line (sovereign-photos), installed as the role installs it: the
+collection's vault_* engine copied under ``ansible_collections/sovereign/cloud/plugins/module_utils``
+next to ``sovereign_photos.py``, run as a separate process on the demo inbox."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import pty
+import select
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+CLI = REPO / "roles" / "photo_vault" / "files" / "sovereign_photos.py"
+ENGINE = REPO / "plugins" / "module_utils"
+
+pytest.importorskip("PIL")
+pytest.importorskip("pillow_heif")
+
+
+def _demo_inbox():
+    spec = importlib.util.spec_from_file_location("demo_inbox", REPO / "scripts" / "demo-inbox.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory):
+    root = tmp_path_factory.mktemp("inbox")
+    expected = _demo_inbox().build(root)
+    return root, expected
+
+
+@pytest.fixture
+def installed(tmp_path):
+    """The role's layout: lib/sovereign_photos.py + lib/ansible_collections/.../module_utils/vault_*.py."""
+    lib = tmp_path / "lib"
+    utils = lib / "ansible_collections" / "sovereign" / "cloud" / "plugins" / "module_utils"
+    utils.mkdir(parents=True)
+    package = lib / "ansible_collections"
+    for part in ("", "sovereign", "cloud", "plugins", "module_utils"):
+        package = package / part if part else package
+        (package / "__init__.py").touch()
+    for engine in ENGINE.glob("vault_*.py"):
+        shutil.copy(engine, utils / engine.name)
+    shutil.copy(CLI, lib / "sovereign_photos.py")
+    return lib / "sovereign_photos.py"
+
+
+def write_config(tmp_path, inbox_root, **overrides) -> Path:
+    config = {
+        "vault": str(tmp_path / "vault"), "thumbs_root": str(tmp_path / "ssd" / "thumbs"), "catalog": None,
+        "user": None, "group": None,
+        "sources": [{"name": "icloud", "path": str(inbox_root / "icloud"), "required": True},
+                    {"name": "phone", "path": str(inbox_root / "phone"), "required": True}],
+        "workers": 2, "progress_interval": 30, "state_dir": str(tmp_path / "state"),
+        "ingest": {"min_age": 60, "thumbnails": True, "verify_writes": True, "fail_on_rejected": False},
+        "verify": {"percent": 100, "max_seconds": 600, "max_bytes": None, "fail_on_problems": True},
+    }
+    config.update(overrides)
+    (tmp_path / "ssd" / "thumbs").mkdir(parents=True, exist_ok=True)  # the role creates the thumbnails root
+    path = tmp_path / "photo-vault.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run(cli: Path, config: Path, *args: str) -> subprocess.CompletedProcess:
+    # A clean environment: the installed copy must not lean on the checkout's .collections path.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "JOURNAL_STREAM")}
+    return subprocess.run([sys.executable, str(cli), "--config", str(config), *args], capture_output=True,
+                          text=True, timeout=300, env=env, cwd="/", check=False)
+
+
+def state(tmp_path, command: str) -> dict:
+    return json.loads((tmp_path / "state" / f"{command}.json").read_text())
+
+
+def tree_hashes(*roots: Path, skip: tuple = ()) -> dict:
+    out = {}
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and not any(part in skip for part in path.parts):
+                out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def test_ingest_then_rescan_writes_the_originals_and_the_status(installed, inbox, tmp_path):
+    inbox_root, expected = inbox
+    config = write_config(tmp_path, inbox_root)
+    before = tree_hashes(inbox_root)
+
+    first = run(installed, config, "ingest")
+    assert first.returncode == 0, first.stderr
+    unique = {info["sha256"]: info for info in expected["good"].values()}
+    for sha, info in unique.items():
+        original = tmp_path / "vault" / "originals" / info["folder"] / f"{sha}.{info['ext']}"
+        assert hashlib.sha256(original.read_bytes()).hexdigest() == sha, original
+        assert original.with_suffix(".xmp").is_file()
+    assert len(list((tmp_path / "vault" / "originals").rglob("*.jpg"))) == sum(
+        1 for info in unique.values() if info["ext"] == "jpg")  # the duplicate is stored once
+    assert tree_hashes(inbox_root) == before, "sources are never written"
+    assert len(list((tmp_path / "ssd" / "thumbs" / "medium").rglob("*.jpg"))) >= len(unique) - 2
+
+    result = state(tmp_path, "ingest")
+    assert result["status"] == "ok" and result["exit_code"] == 0
+    assert result["result"]["ingested"] == len(unique)
+    assert result["result"]["rejected_count"] == 1
+    assert "truncated" in result["result"]["rejected"][0]["reason"].lower() or "IMG_1210" in \
+        result["result"]["rejected"][0]["path"]
+    assert "warning: rejected" in first.stderr and "IMG_1210.JPG" in first.stderr
+    assert f"ingested {len(unique)} new" in first.stdout
+    # not a terminal: one progress line at the end, not a bar
+    assert f"ingest: {len(expected['good']) + 1}/" in first.stdout or "ingest: " in first.stdout
+    assert "\r" not in first.stdout + first.stderr
+
+    second = run(installed, config, "ingest")
+    assert second.returncode == 0, second.stderr
+    assert state(tmp_path, "ingest")["result"]["ingested"] == 0
+    assert state(tmp_path, "ingest")["result"]["unchanged"] == len(expected["good"])
+
+
+def test_check_mode_writes_nothing(installed, inbox, tmp_path):
+    inbox_root, expected = inbox
+    config = write_config(tmp_path, inbox_root)
+    result = run(installed, config, "ingest", "--check")
+    assert result.returncode == 0, result.stderr
+    assert "would ingest" in result.stdout
+    assert not (tmp_path / "vault").exists() and not (tmp_path / "state").exists()
+
+
+def test_a_missing_watched_source_fails_unless_optional(installed, inbox, tmp_path):
+    inbox_root, _expected = inbox
+    sources = [{"name": "icloud", "path": str(inbox_root / "icloud"), "required": True},
+               {"name": "nas", "path": str(tmp_path / "not-mounted"), "required": True}]
+    config = write_config(tmp_path, inbox_root, sources=sources)
+    result = run(installed, config, "ingest")
+    assert result.returncode == 1
+    assert "watched source 'nas'" in result.stderr and "not mounted" in result.stderr
+    status = state(tmp_path, "ingest")
+    assert status["status"] == "problems" and status["result"]["missing_sources"] == ["nas"]
+    assert status["result"]["ingested"] > 0, "the sources that are there are still ingested"
+
+    sources[1]["required"] = False
+    config = write_config(tmp_path, inbox_root, sources=sources)
+    result = run(installed, config, "ingest")
+    assert result.returncode == 0, result.stderr
+    assert "skipped (required: false)" in result.stderr
+
+
+def test_verify_finds_a_flipped_byte_exits_non_zero_and_changes_nothing(installed, inbox, tmp_path):
+    inbox_root, expected = inbox
+    config = write_config(tmp_path, inbox_root)
+    assert run(installed, config, "ingest").returncode == 0
+    assert run(installed, config, "verify").returncode == 0
+    assert state(tmp_path, "verify")["result"]["corrupt"] == []
+
+    rel, info = next((r, i) for r, i in expected["good"].items() if i["ext"] == "heic")
+    victim = tmp_path / "vault" / "originals" / info["folder"] / f"{info['sha256']}.heic"
+    os.chmod(victim, 0o644)
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    victim.write_bytes(bytes(data))
+    vault_before = tree_hashes(tmp_path / "vault", tmp_path / "ssd", skip=("catalog.sqlite", "catalog.sqlite-wal",
+                                                                          "catalog.sqlite-shm"))
+
+    result = run(installed, config, "verify", "--full")
+    assert result.returncode == 1, (rel, result.stdout, result.stderr)
+    assert f"corrupt original originals/{info['folder']}/{info['sha256']}.heic" in result.stderr
+    status = state(tmp_path, "verify")
+    assert status["status"] == "problems" and status["exit_code"] == 1
+    assert status["result"]["corrupt"] == [info["sha256"]]
+    assert info["sha256"] in status["result"]["problems"][0]
+    vault_after = tree_hashes(tmp_path / "vault", tmp_path / "ssd", skip=("catalog.sqlite", "catalog.sqlite-wal",
+                                                                         "catalog.sqlite-shm"))
+    assert vault_after == vault_before, "verification never repairs or rewrites anything"
+
+
+def test_thumbnails_and_info(installed, inbox, tmp_path):
+    inbox_root, expected = inbox
+    config = write_config(tmp_path, inbox_root, ingest={"min_age": 60, "thumbnails": False})
+    assert run(installed, config, "ingest").returncode == 0
+    thumbs = run(installed, config, "thumbnails")
+    assert thumbs.returncode == 0, thumbs.stderr
+    unique = {info["sha256"] for info in expected["good"].values()}
+    status = state(tmp_path, "thumbnails")
+    assert status["status"] == "ok" and status["result"]["due"] == len(unique)
+    assert len(list((tmp_path / "ssd" / "thumbs" / "tiny").rglob("*.jpg"))) == status["result"]["created"]
+    again = run(installed, config, "thumbnails")
+    assert "up to date" in again.stdout
+
+    info = run(installed, config, "info", "--json")
+    assert info.returncode == 0, info.stderr
+    report = json.loads(info.stdout)
+    assert report["assets"] == len(unique) and report["live_pairs"] == 1
+    text = run(installed, config, "info")
+    assert text.stdout.startswith(f"photo vault {tmp_path / 'vault'}: {len(unique)} assets")
+    assert "per year: 2008 2" in text.stdout
+    assert not (tmp_path / "state" / "info.json").exists()
+
+
+def test_a_terminal_gets_a_progress_bar(installed, inbox, tmp_path):
+    inbox_root, _expected = inbox
+    config = write_config(tmp_path, inbox_root)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: sovereign-photos on a terminal
+        os.execv(sys.executable, [sys.executable, str(installed), "--config", str(config), "ingest"])
+    output = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], 120)
+        if not ready:
+            break
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    text = output.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "\ringest [" in text and "#" * 28 in text and "MB/s" in text and "files" in text
+
+
+def test_configuration_problems_exit_2_with_a_message(installed, tmp_path):
+    missing = run(installed, tmp_path / "nope.yml", "info")
+    assert missing.returncode == 2 and "no configuration at" in missing.stderr
+    bad = tmp_path / "bad.yml"
+    bad.write_text("thumbs_root: /x\n")
+    result = run(installed, bad, "ingest")
+    assert result.returncode == 2 and "does not name a vault" in result.stderr
+    config = write_config(tmp_path, tmp_path)
+    result = run(installed, config, "ingest", "--source", "camera")
+    assert result.returncode == 2 and "not a watched source" in result.stderr and "icloud, phone" in result.stderr
+
+
+def test_size_budgets_parse_like_the_module():
+    spec = importlib.util.spec_from_file_location("sovereign_photos", CLI)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.parse_size("50G") == 50 << 30
+    assert module.parse_size("500 MB") == 500 << 20
+    assert module.parse_size(1234) == 1234
+    with pytest.raises(module.UsageError):
+        module.parse_size("lots")
