@@ -136,11 +136,13 @@ def _write_all(fd: int, data) -> None:
 
 
 def publish_bytes(final_path: str, data: bytes, sha256: str, verify: bool = True, mode: int = 0o444,
-                  mtime_ns: int | None = None, fault=None) -> str:
+                  mtime_ns: int | None = None, fault=None, sync_dir: bool = True) -> str:
     """Publish ``data`` (whose sha256 the caller computed) under ``final_path``.
 
     Returns ``written`` or ``adopted`` (an identical file was already there). Raises
-    :class:`ExistingMismatch` or :class:`VaultWriteError`."""
+    :class:`ExistingMismatch` or :class:`VaultWriteError`. ``sync_dir=False`` leaves the
+    directory fsync to the caller, who must do it before recording the file anywhere (ingest
+    syncs each directory once per catalog batch)."""
     if os.path.lexists(final_path):
         return _adopt(final_path, sha256)
     temp = _temp_name(final_path)
@@ -155,14 +157,14 @@ def publish_bytes(final_path: str, data: bytes, sha256: str, verify: bool = True
             fault("partial-written")
         if verify:
             _verify_temp(temp, sha256, final_path)
-        return _link_into_place(temp, final_path, sha256, fault)
+        return _link_into_place(temp, final_path, sha256, fault, sync_dir)
     except BaseException:
         _unlink_quietly(temp)
         raise
 
 
 def publish_stream(final_path: str, source_fd: int, size: int, sha256: str, verify: bool = True,
-                   mode: int = 0o444, mtime_ns: int | None = None, fault=None) -> str:
+                   mode: int = 0o444, mtime_ns: int | None = None, fault=None, sync_dir: bool = True) -> str:
     """Copy ``size`` bytes from ``source_fd`` (read with pread from offset 0) to ``final_path``,
     hashing as it copies; the copy must hash to ``sha256`` (the caller's earlier hash pass), so a
     source that changed between the passes is refused. Never holds more than 1 MiB."""
@@ -192,7 +194,7 @@ def publish_stream(final_path: str, source_fd: int, size: int, sha256: str, veri
             fault("partial-written")
         if verify:
             _verify_temp(temp, sha256, final_path)
-        return _link_into_place(temp, final_path, sha256, fault)
+        return _link_into_place(temp, final_path, sha256, fault, sync_dir)
     except BaseException:
         _unlink_quietly(temp)
         raise
@@ -217,7 +219,7 @@ def _verify_temp(temp: str, sha256: str, final_path: str) -> None:
                               "(SMART, zpool status) and run again")
 
 
-def _link_into_place(temp: str, final_path: str, sha256: str, fault=None) -> str:
+def _link_into_place(temp: str, final_path: str, sha256: str, fault=None, sync_dir: bool = True) -> str:
     directory = os.path.dirname(final_path)
     try:
         os.link(temp, final_path)
@@ -233,12 +235,14 @@ def _link_into_place(temp: str, final_path: str, sha256: str, fault=None) -> str
             _unlink_quietly(temp)
             return _adopt(final_path, sha256)
         os.rename(temp, final_path)
-        fsync_dir(directory)
+        if sync_dir:
+            fsync_dir(directory)
         return "written"
     if fault:
         fault("linked")
     os.unlink(temp)
-    fsync_dir(directory)
+    if sync_dir:
+        fsync_dir(directory)
     return "written"
 
 
@@ -255,9 +259,10 @@ def _adopt(final_path: str, sha256: str) -> str:
     return "adopted"
 
 
-def replace_bytes(final_path: str, data: bytes, mode: int = 0o644) -> None:
+def replace_bytes(final_path: str, data: bytes, mode: int = 0o644, sync_dir: bool = True) -> None:
     """Atomically replace (or create) a small derived file such as a sidecar: temp file in the
-    same directory, fsync, rename over the old one, fsync the directory."""
+    same directory, fsync, rename over the old one, fsync the directory (or leave that to the
+    caller with ``sync_dir=False``)."""
     temp = _temp_name(final_path)
     fd = _open_temp(temp)
     try:
@@ -271,7 +276,8 @@ def replace_bytes(final_path: str, data: bytes, mode: int = 0o644) -> None:
     except BaseException:
         _unlink_quietly(temp)
         raise
-    fsync_dir(os.path.dirname(final_path))
+    if sync_dir:
+        fsync_dir(os.path.dirname(final_path))
 
 
 def _unlink_quietly(path: str) -> None:

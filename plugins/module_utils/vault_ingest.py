@@ -310,10 +310,13 @@ def _process_open(task, fd: int, ctx: dict) -> dict:  # pylint: disable=too-many
     fault = ctx.get("fault")
     try:
         vault_fs.ensure_dir(os.path.dirname(final))
+        # the directory is fsynced once per catalog batch by the parent, before the rows that name it
         if data is not None:
-            outcome = vault_fs.publish_bytes(final, data, sha256, ctx["verify"], mtime_ns=mtime_ns, fault=fault)
+            outcome = vault_fs.publish_bytes(final, data, sha256, ctx["verify"], mtime_ns=mtime_ns, fault=fault,
+                                             sync_dir=False)
         else:
-            outcome = vault_fs.publish_stream(final, fd, size, sha256, ctx["verify"], mtime_ns=mtime_ns, fault=fault)
+            outcome = vault_fs.publish_stream(final, fd, size, sha256, ctx["verify"], mtime_ns=mtime_ns,
+                                              fault=fault, sync_dir=False)
         if fault:
             fault("published")
         sidecar_names = [name]
@@ -461,6 +464,8 @@ def sidecar_for(asset: dict, names, source_sidecar=None) -> VaultSidecar:
 
 
 def _write_sidecar(path: str, asset: dict, names, source_sidecar, outcome: str) -> None:
+    """Write (or, for an adopted original, update) the sidecar; its directory is synced by the
+    parent with the batch."""
     if outcome == "adopted" and os.path.exists(path):
         # keep what is there (another tool may have added tags); only add what is missing
         try:
@@ -469,11 +474,11 @@ def _write_sidecar(path: str, asset: dict, names, source_sidecar, outcome: str) 
             if read_sidecar(existing).sha256 in ("", asset["sha256"]):
                 updated = update_sidecar(existing, add_names=names)
                 if updated is not None:
-                    vault_fs.replace_bytes(path, updated)
+                    vault_fs.replace_bytes(path, updated, sync_dir=False)
                 return
         except (OSError, XmpError):
             pass
-    vault_fs.replace_bytes(path, render_sidecar(sidecar_for(asset, names, source_sidecar)))
+    vault_fs.replace_bytes(path, render_sidecar(sidecar_for(asset, names, source_sidecar)), sync_dir=False)
 
 
 # ============================================================================================ parent
@@ -487,6 +492,7 @@ class _Batch:  # pylint: disable=too-few-public-methods
         self.cleared: list[str] = []
         self.names: dict[str, list[str]] = {}
         self.claims: list[str] = []
+        self.dirs: set[str] = set()
         self.started = time.monotonic()
 
     def __len__(self) -> int:
@@ -825,6 +831,7 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
             self.new_assets[sha] = result["asset"]
             batch.assets.append(asset)
             batch.claims.append(sha)
+            batch.dirs.add(os.path.dirname(os.path.join(self.cfg.vault, asset["rel_path"])))
             if result.get("thumbs") and self.thumb_settings is not None:
                 status_, reason, sizes = result["thumbs"]
                 batch.thumbs.append((sha, status_, reason, sizes))
@@ -930,6 +937,8 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
             return
         if self.fault:
             self.fault("before-commit")
+        for directory in sorted(batch.dirs):  # the originals' names are durable before the catalog names them
+            vault_fs.fsync_dir(directory)
         for sha, names in batch.names.items():
             self._add_sidecar_names(sha, names)
         with self.catalog.transaction():

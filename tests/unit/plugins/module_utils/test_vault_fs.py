@@ -240,3 +240,15 @@ def test_sources_open_read_only_without_atime_where_allowed(tmp_path, monkeypatc
 def test_not_utf8_names_are_detected():
     assert not vault_fs.not_utf8("/photos/café.jpg")
     assert vault_fs.not_utf8(os.fsdecode(b"/photos/caf\xe9.jpg"))
+
+
+def test_directory_sync_can_be_left_to_the_caller(tmp_path, monkeypatch):
+    synced = []
+    monkeypatch.setattr(vault_fs, "fsync_dir", synced.append)
+    data = b"q" * 1000
+    vault_fs.publish_bytes(str(tmp_path / "a.jpg"), data, sha(data), sync_dir=False)
+    vault_fs.replace_bytes(str(tmp_path / "a.xmp"), b"<x/>", sync_dir=False)
+    assert synced == []
+    vault_fs.publish_bytes(str(tmp_path / "b.jpg"), data, sha(data))
+    vault_fs.replace_bytes(str(tmp_path / "b.xmp"), b"<x/>")
+    assert synced == [str(tmp_path), str(tmp_path)]
