@@ -161,6 +161,14 @@ def test_small_images_are_never_enlarged(tmp_path, engine, size, expected):
     assert {n: i.size for n, i in on_disk(tmp_path).items()} == expected
 
 
+def test_jpeg_frame_header_is_read_without_decoding():
+    data = encode(quadrants(1234, 567), quality=90, exif=exif_bytes(6))
+    assert vt._jpeg_dimensions(data) == (1234, 567)  # pylint: disable=protected-access
+    assert vt._jpeg_dimensions(encode(quadrants(64, 48), quality=90, progressive=True)) == (64, 48)  # pylint: disable=protected-access
+    assert vt._jpeg_dimensions(data[:30]) is None  # pylint: disable=protected-access
+    assert vt._jpeg_dimensions(b"\xff\xd8" + b"\0" * 50) is None  # pylint: disable=protected-access
+
+
 def test_fit_within_and_the_dct_scale_choice():
     assert vt.fit_within(4032, 3024, 1920, 1080) == (1440, 1080)
     assert vt.fit_within(4032, 3024, 150, 150) == (150, 113)
