@@ -11,6 +11,8 @@ import hashlib
 import io
 from pathlib import Path
 
+from ansible_collections.sovereign.cloud.plugins.module_utils.vault_media import FORMATS as MEDIA_FORMATS
+
 XMP = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/">
  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
@@ -21,8 +23,8 @@ XMP = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <?xpacket end="w"?>
 """
 
-MEDIA_TYPES = {"mov": "video", "mp4": "video", "m4v": "video"}
-FORMATS = {"jpg": "jpeg", "heic": "heic", "png": "png", "mov": "quicktime", "mp4": "mp4", "dng": "dng"}
+# The ingest engine's own names: extension -> (format id, media type).
+BY_EXT = {ext: (fmt, media_type) for fmt, (ext, media_type, _mime) in MEDIA_FORMATS.items()}
 
 
 def add_original(vault: Path, catalog, data: bytes, ext: str = "jpg", taken_at: str = "2023-05-01T10:00:00",
@@ -37,7 +39,7 @@ def add_original(vault: Path, catalog, data: bytes, ext: str = "jpg", taken_at: 
     if sidecar:
         path.with_suffix(".xmp").write_text(XMP.format(sha=sha), encoding="utf-8")
     record = {"sha256": sha, "sha1": hashlib.sha1(data).hexdigest(), "size": len(data),  # nosec: Immich look-up key
-              "format": FORMATS.get(ext, ext), "ext": ext, "media_type": MEDIA_TYPES.get(ext, "image"),
+              "format": BY_EXT.get(ext, (ext, "image"))[0], "ext": ext, "media_type": BY_EXT.get(ext, (ext, "image"))[1],
               "taken_at": taken_at, "date_source": "exif", "rel_path": rel,
               "sidecar_rel_path": rel.rsplit(".", 1)[0] + ".xmp", "ingested_at": "2026-01-01T00:00:00Z"}
     record.update(extra)
