@@ -138,12 +138,17 @@ def _human(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def summarise(report: dict) -> str:
     """One line for the end-of-run summary."""
-    text = f"{report['assets']} assets ({report['images']} photos, {report['videos']} videos, {_human(report['bytes'])})"
+    text = (f"{_count(report['assets'], 'asset')} ({_count(report['images'], 'photo')}, "
+            f"{_count(report['videos'], 'video')}, {_human(report['bytes'])})")
     if report["taken_range"]["first"]:
         text += f" from {report['taken_range']['first'][:4]} to {report['taken_range']['last'][:4]}"
-    text += f", {report['live_pairs']} live photos, {report['rejected']} rejected"
+    text += f", {_count(report['live_pairs'], 'live photo')}, {report['rejected']} rejected"
     last = report["last_verification"]
     if last:
         text += (f"; last verification {last['finished_at']} ({last['mode']}, {last['checked']} checked, "

@@ -80,7 +80,7 @@ def test_the_report_counts_what_the_family_has(tmp_path, location):
     assert report["last_restore_drill"]["passed"] == 1 and report["last_restore_drill"]["detail"] == {"tool": "restic"}
     assert report["last_ingest"]["ingested"] == 5 and report["last_ingest"]["sources"] == ["/in/icloud", "/in/camera"]
     assert report["catalog"]["backend"] == ("postgresql" if location else "sqlite")
-    assert report["summary"].startswith("5 assets (4 photos, 1 videos, 11.5 KB) from 2019 to 2023, 1 live photos")
+    assert report["summary"].startswith("5 assets (4 photos, 1 video, 11.5 KB) from 2019 to 2023, 1 live photo,")
     assert "last restore drill" in report["summary"]
 
 
