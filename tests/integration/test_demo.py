@@ -62,6 +62,15 @@ def test_demo_rollout_is_green_then_idempotent(run_playbook, tmp_path):
     assert "all match" in second.stdout
     assert (demo_root / "bin" / "sovereign-photos").is_file()
 
+    # The scheduled-job playbooks (cron, AWX) on the same vault: nothing new, a full verification.
+    ingest = run_playbook("photo_ingest.yml", REPO / "inventory" / "demo", extravars)
+    assert ingest.rc == 0 and ingest.changed == 0, ingest.stdout[-3000:]
+    assert f"{len(expected['good'])} unchanged" in ingest.stdout
+    verify = run_playbook("photo_verify.yml", REPO / "inventory" / "demo",
+                          {**extravars, "photo_vault_run_verify_mode": "full"})
+    assert verify.rc == 0 and verify.changed == 0, verify.stdout[-3000:]
+    assert f"verified {len(unique)} of {len(unique)} originals (every original" in verify.stdout
+
 
 def test_check_mode_on_a_fresh_demo_root_writes_nothing(run_playbook, tmp_path):
     demo_root = tmp_path / "fresh"
