@@ -151,8 +151,8 @@ class Progress:
         eta = "ETA " + (_duration(eta_s) if eta_s is not None and not finished else ("done" if finished else "?"))
         if self.tty:
             filled = int(BAR_WIDTH * done / total) if total else BAR_WIDTH
-            bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-            self.stream.write(f"\r{self.label} [{bar}] {done}/{total} files, {speed}, {eta}\033[K")
+            meter = "#" * filled + "-" * (BAR_WIDTH - filled)
+            self.stream.write(f"\r{self.label} [{meter}] {done}/{total} files, {speed}, {eta}\033[K")
             self.drawn = True
         else:
             self.stream.write(f"{self.label}: {done}/{total} files, {speed}, {eta}\n")
@@ -263,26 +263,26 @@ def cmd_ingest(args, config: dict, log: Log) -> tuple[int, dict]:
     result: dict = {"sources": {s["name"]: s["path"] for s in present},
                     "missing_sources": [s["name"] for s in absent]}
     if present:
-        bar = _progress(args, "ingest", config)
+        meter = _progress(args, "ingest", config)
 
         def show(state: dict) -> None:
-            if bar:
-                bar.update(state["files_done"], state["files_total"], state.get("bytes_done"),
-                           state.get("bytes_total"), state.get("mb_per_s"), state.get("eta_s"))
+            if meter:
+                meter.update(state["files_done"], state["files_total"], state.get("bytes_done"),
+                             state.get("bytes_total"), state.get("mb_per_s"), state.get("eta_s"))
 
         cfg = vault_ingest.IngestConfig(
             [s["path"] for s in present], config["vault"], catalog=config.get("catalog") or None,
             thumbnails=bool(ingest.get("thumbnails", True)), thumbs_root=config.get("thumbs_root") or None,
             min_age=int(ingest.get("min_age", 60)), workers=int(config.get("workers") or 0) or None,
             verify_writes=bool(ingest.get("verify_writes", True)), check=args.check, progress=show,
-            progress_interval=0.2 if bar and bar.tty else float(config.get("progress_interval", 30)))
+            progress_interval=0.2 if meter and meter.tty else float(config.get("progress_interval", 30)))
         try:
             report = vault_ingest.run_ingest(cfg)
         except vault_ingest.IngestError as exc:
             raise RunError(str(exc), result) from exc
         finally:
-            if bar:
-                bar.close()
+            if meter:
+                meter.close()
         report.pop("catalog", None)  # may be a DSN with a password
         for warning in report.pop("warnings", []):
             log.warn(warning)
@@ -305,17 +305,17 @@ def cmd_ingest(args, config: dict, log: Log) -> tuple[int, dict]:
 
 def cmd_thumbnails(args, config: dict, log: Log) -> tuple[int, dict]:
     run = engine("vault_thumbnails_run")
-    bar = _progress(args, "thumbnails", config)
+    meter = _progress(args, "thumbnails", config)
     try:
         report = run.make_missing_thumbnails(
             config["vault"], config.get("catalog") or None, config.get("thumbs_root") or None,
             workers=int(config.get("workers") or 0), force=args.force, check_mode=args.check,
-            progress=(lambda done, total: bar.update(done, total)) if bar else None)
+            progress=meter.update if meter else None)
     except run.ThumbnailRunError as exc:
         raise RunError(str(exc), {}) from exc
     finally:
-        if bar:
-            bar.close()
+        if meter:
+            meter.close()
     for warning in report.warnings:
         log.warn(warning)
     for item in report.failed:
@@ -336,7 +336,7 @@ def cmd_verify(args, config: dict, log: Log) -> tuple[int, dict]:
     if mode == "sample" and not (percent or max_seconds or max_bytes):
         percent = 100.0  # no budget at all: the whole vault
     max_bytes = parse_size(max_bytes) if max_bytes not in (None, "") else None
-    bar = _progress(args, "verify", config)
+    meter = _progress(args, "verify", config)
     try:
         report = verify.verify_vault(
             config["vault"], config.get("catalog") or None, mode=mode,
@@ -344,12 +344,12 @@ def cmd_verify(args, config: dict, log: Log) -> tuple[int, dict]:
             max_bytes=max_bytes if mode == "sample" else None,
             max_seconds=int(max_seconds) if max_seconds and mode == "sample" else None,
             thumbs_root=config.get("thumbs_root") or None, workers=int(config.get("workers") or 0),
-            record=not args.check, progress=bar.update if bar else None)
+            record=not args.check, progress=meter.update if meter else None)
     except verify.VerifyError as exc:
         raise RunError(str(exc), {}) from exc
     finally:
-        if bar:
-            bar.close()
+        if meter:
+            meter.close()
     for warning in report.warnings:
         log.warn(warning)
     result = report.as_dict()

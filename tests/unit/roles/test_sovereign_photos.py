@@ -169,8 +169,8 @@ def test_verify_finds_a_flipped_byte_exits_non_zero_and_changes_nothing(installe
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0x01
     victim.write_bytes(bytes(data))
-    vault_before = tree_hashes(tmp_path / "vault", tmp_path / "ssd", skip=("catalog.sqlite", "catalog.sqlite-wal",
-                                                                          "catalog.sqlite-shm"))
+    catalog_files = ("catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm")
+    vault_before = tree_hashes(tmp_path / "vault", tmp_path / "ssd", skip=catalog_files)
 
     result = run(installed, config, "verify", "--full")
     assert result.returncode == 1, (rel, result.stdout, result.stderr)
@@ -179,8 +179,7 @@ def test_verify_finds_a_flipped_byte_exits_non_zero_and_changes_nothing(installe
     assert status["status"] == "problems" and status["exit_code"] == 1
     assert status["result"]["corrupt"] == [info["sha256"]]
     assert info["sha256"] in status["result"]["problems"][0]
-    vault_after = tree_hashes(tmp_path / "vault", tmp_path / "ssd", skip=("catalog.sqlite", "catalog.sqlite-wal",
-                                                                         "catalog.sqlite-shm"))
+    vault_after = tree_hashes(tmp_path / "vault", tmp_path / "ssd", skip=catalog_files)
     assert vault_after == vault_before, "verification never repairs or rewrites anything"
 
 
@@ -215,7 +214,7 @@ def test_a_terminal_gets_a_progress_bar(installed, inbox, tmp_path):
         os.execv(sys.executable, [sys.executable, str(installed), "--config", str(config), "ingest"])
     output = b""
     while True:
-        ready, _, _ = select.select([fd], [], [], 120)
+        ready = select.select([fd], [], [], 120)[0]
         if not ready:
             break
         try:
@@ -225,7 +224,7 @@ def test_a_terminal_gets_a_progress_bar(installed, inbox, tmp_path):
         if not chunk:
             break
         output += chunk
-    _, status = os.waitpid(pid, 0)
+    status = os.waitpid(pid, 0)[1]
     text = output.decode(errors="replace")
     assert os.waitstatus_to_exitcode(status) == 0, text
     assert "\ringest [" in text and "#" * 28 in text and "MB/s" in text and "files" in text

@@ -163,7 +163,7 @@ def test_the_weekly_verification_passes_on_a_healthy_vault(host, manifest):
 @pytest.fixture
 def flipped(host, manifest):
     """One byte of one original flipped (bit rot); put back afterwards."""
-    info = next(i for i in unique_assets(manifest).values() if i["ext"] == "jpg")
+    info = [i for i in unique_assets(manifest).values() if i["ext"] == "jpg"][0]
     path = original(info)
     offset = info["size"] // 2
     flip = (f"{VENV_PY} -c \"import os; f=os.open('{path}', os.O_RDWR); b=os.pread(f, 1, {offset}); "
