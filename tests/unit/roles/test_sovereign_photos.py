@@ -251,3 +251,17 @@ def test_size_budgets_parse_like_the_module():
     assert module.parse_size(1234) == 1234
     with pytest.raises(module.UsageError):
         module.parse_size("lots")
+
+
+def test_the_roles_pinned_versions_match_the_controllers_constraints():
+    """The host's venv runs the same library versions the tests and benchmarks run on the controller."""
+    defaults = yaml.safe_load((REPO / "roles" / "photo_vault" / "defaults" / "main.yml").read_text())
+    pins = {}
+    for line in (REPO / "requirements" / "constraints.txt").read_text().splitlines():
+        name, sep, version = line.partition("==")
+        if sep:
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    for package, variable in (("pillow", "pillow"), ("pillow-heif", "pillow_heif"), ("pyvips", "pyvips"),
+                              ("pyvips-binary", "pyvips_binary"), ("cffi", "cffi"), ("pycparser", "pycparser"),
+                              ("pyyaml", "pyyaml"), ("psycopg", "psycopg"), ("psycopg-binary", "psycopg")):
+        assert str(defaults[f"photo_vault_{variable}_version"]) == pins[package], package
