@@ -7,8 +7,9 @@ Figures (one vault of ``FILES`` random originals of ``FILE_KB`` KiB, backed up o
 - ``per_file_restores_s``: what one ``restic restore --include`` per file would cost for a sample of
   ``PER_FILE_SAMPLE`` files, scaled to all files (why the drill batches its includes).
 
-Asserts nothing. ``python tests/benchmarks/bench_restore_drill.py`` runs it alone;
-``run(results, workdir)`` has the same shape as the other benchmarks for tests/benchmarks/run.py.
+Asserts nothing. ``python tests/benchmarks/bench_restore_drill.py`` runs it alone; tests/benchmarks/run.py
+calls ``run(workdir)`` (smaller sizes in ``--quick``). Without restic the figures are skipped with a note.
+Sizes: ``BENCH_DRILL_FILES`` (100), ``BENCH_DRILL_FILE_KB`` (1024).
 """
 
 from __future__ import annotations
@@ -36,12 +37,12 @@ FILE_KB = int(os.environ.get("BENCH_DRILL_FILE_KB", "1024"))
 PER_FILE_SAMPLE = 5
 
 
-def build(workdir: Path) -> tuple[Path, dict]:
+def build(workdir: Path, files: int, file_kb: int) -> tuple[Path, dict]:
     vault = workdir / "vault"
     vault.mkdir(parents=True)
     with Catalog.open(str(vault)) as cat:
-        for i in range(FILES):
-            data = os.urandom(FILE_KB * 1024)
+        for i in range(files):
+            data = os.urandom(file_kb * 1024)
             sha = hashlib.sha256(data).hexdigest()
             rel = f"originals/2024/{1 + i % 12:02d}/{1 + i % 28:02d}/{sha}.jpg"
             (vault / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -62,11 +63,12 @@ def timed(func) -> float:
     return time.perf_counter() - start
 
 
-def run(results: dict, workdir: Path) -> None:
+def run(workdir: Path, files: int = FILES, file_kb: int = FILE_KB, per_file_sample: int = PER_FILE_SAMPLE) -> dict:
     if not shutil.which("restic"):
-        results["restore_drill"] = {"skipped": "restic is not installed (scripts/test-deps.sh)"}
-        return
-    vault, env = build(workdir)
+        return {"skipped": "restic is not installed (apt-get install restic; scripts/test-deps.sh installs it)"}
+    workdir = workdir / "restore-drill"
+    workdir.mkdir(parents=True)
+    vault, env = build(workdir, files, file_kb)
     scratch = workdir / "scratch"
     scratch.mkdir()
 
@@ -76,7 +78,7 @@ def run(results: dict, workdir: Path) -> None:
         shutil.rmtree(scratch / "all")
 
     with Catalog.open(str(vault), create=False) as cat:
-        sample = [row["rel_path"] for row in cat.query("SELECT rel_path FROM assets LIMIT ?", (PER_FILE_SAMPLE,))]
+        sample = [row["rel_path"] for row in cat.query("SELECT rel_path FROM assets LIMIT ?", (per_file_sample,))]
 
     def per_file():
         for rel in sample:
@@ -87,26 +89,30 @@ def run(results: dict, workdir: Path) -> None:
     drill = {}
 
     def do_drill():
-        drill.update(run_drill(str(vault), env, count=FILES, tmp_dir=str(scratch)))
+        drill.update(run_drill(str(vault), env, count=files, tmp_dir=str(scratch)))
 
-    total_mb = FILES * FILE_KB / 1024
+    total_mb = files * file_kb / 1024
     figures = {
-        "files": FILES, "file_kb": FILE_KB, "load_1min": round(os.getloadavg()[0], 2),
+        "files": files, "file_kb": file_kb, "load1": round(os.getloadavg()[0], 2),
+        "restic_version": subprocess.run(["restic", "version"], capture_output=True, text=True,
+                                         check=False).stdout.strip(),
         "restic_restore_all_s": round(timed(restore_all), 2),
         "drill_s": round(timed(do_drill), 2),
-        "per_file_restores_s": round(timed(per_file) * FILES / PER_FILE_SAMPLE, 2),
+        "per_file_sample": per_file_sample,
+        "per_file_restores_s": round(timed(per_file) * files / per_file_sample, 2),
     }
     figures["drill_mb_s"] = round(total_mb / figures["drill_s"], 1)
     figures["drill_passed"] = drill.get("passed")
     figures["drill_vs_restic_alone"] = round(figures["drill_s"] / figures["restic_restore_all_s"], 2)
-    results["restore_drill"] = figures
+    if not drill.get("passed"):
+        figures["problem"] = f"the drill did not pass: {drill.get('summary')}"
+    return figures
 
 
 def main() -> None:
-    results: dict = {}
     with tempfile.TemporaryDirectory(prefix="sc-bench-drill-") as workdir:
-        run(results, Path(workdir))
-    print(json.dumps(results, indent=2))
+        figures = run(Path(workdir))
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

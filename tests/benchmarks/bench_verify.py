@@ -14,9 +14,11 @@ Figures (all from the same run; contenders take turns, best of ``REPEATS`` round
 - ``cpu_ratio_vs_all_cores``: CPU seconds per GB of plain hashlib over the engine's (median round),
   the figure other people's load on a shared machine barely moves;
 - ``verify_from_disk_mb_s``: the default (page cache dropped first, so the disk is read);
-- ``worker_peak_rss_mb`` for a 2 GiB file vs ``worker_idle_rss_mb``: memory independent of size.
+- ``worker_peak_rss_mb`` for a 2 GiB (sparse) file vs ``worker_idle_rss_mb``: memory independent of size.
 
-``run(results, workdir)`` is called by tests/benchmarks/run.py; ``python bench_verify.py`` runs it alone.
+``run(workdir)`` is called by tests/benchmarks/run.py (which passes smaller sizes in ``--quick``);
+``python bench_verify.py`` runs it alone.  Sizes: ``BENCH_VERIFY_FILES`` (256), ``BENCH_VERIFY_FILE_MB``
+(4), ``BENCH_VERIFY_REPEATS`` (5).
 """
 
 from __future__ import annotations
@@ -54,14 +56,14 @@ def _plain_pool(paths: list[str], cores: int) -> list[str]:
         return pool.map(_digest, paths, chunksize=4)
 
 
-def make_vault(workdir: Path) -> tuple[Path, list[tuple[str, str, int]]]:
+def make_vault(workdir: Path, files: int = FILES, file_mb: float = FILE_MB) -> tuple[Path, list[tuple[str, str, int]]]:
     vault = workdir / "verify-vault"
     items = []
     vault.mkdir(parents=True, exist_ok=True)
     with Catalog.open(str(vault)) as cat:
-        size = int(FILE_MB * 1024 * 1024)
+        size = int(file_mb * 1024 * 1024)
         seed = os.urandom(size)
-        for i in range(FILES):
+        for i in range(files):
             data = i.to_bytes(8, "big") + seed[8:]
             sha = hashlib.sha256(data).hexdigest()
             rel = f"originals/2024/{i % 12 + 1:02d}/{i % 28 + 1:02d}/{sha}.jpg"
@@ -110,34 +112,37 @@ def _own_peak_rss() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(results: dict, workdir: Path) -> dict:
+def run(workdir: Path, files: int = FILES, file_mb: float = FILE_MB, repeats: int = REPEATS,
+        big_mb: int = 2048) -> dict:
     cores = vault_verify.default_workers()
-    vault, items = make_vault(Path(workdir))
+    vault, items = make_vault(Path(workdir), files, file_mb)
     total_mb = sum(size for _s, _p, size in items) / 1e6
     paths = [path for _s, path, _n in items]
     for path in paths:  # into the page cache
         _digest(path)
 
+    load = round(os.getloadavg()[0], 2)
     times, cpu = best_interleaved({
         "one_core": lambda: [_digest(p) for p in paths],
         "all_cores": lambda: _plain_pool(paths, cores),
         "engine": lambda: vault_verify.hash_many(items, cores, drop_cache=False),
         "full": lambda: vault_verify.verify_vault(str(vault), workers=cores, drop_cache=False),
-    })
+    }, repeats)
     one_core, all_cores, engine, full = times["one_core"], times["all_cores"], times["engine"], times["full"]
     check = vault_verify.verify_vault(str(vault), workers=cores, drop_cache=False, record=False)
     if check.ok != len(items) or check.failed:
         raise RuntimeError(f"the benchmark vault did not verify: {check.summary()}")
     from_disk = vault_verify.verify_vault(str(vault), workers=cores, record=False)
 
-    big = Path(workdir) / "sparse-2GiB.mov"
+    big = Path(workdir) / "sparse-big.mov"
     with open(big, "wb") as handle:
-        handle.truncate(2 << 30)
+        handle.truncate(big_mb << 20)
     idle_rss, big_rss = worker_rss(None), worker_rss(str(big))
     big.unlink()
 
     figures = {
-        "cores": cores, "files": len(items), "total_mb": round(total_mb, 1),
+        "cores": cores, "files": len(items), "total_mb": round(total_mb, 1), "repeats": repeats,
+        "big_file_mb": big_mb,
         "hashlib_1core_mb_s": round(total_mb / one_core, 1),
         "hashlib_all_cores_mb_s": round(total_mb / all_cores, 1),
         "engine_hash_mb_s": round(total_mb / engine, 1),
@@ -149,18 +154,17 @@ def run(results: dict, workdir: Path) -> dict:
         "hashlib_cpu_s_per_gb": round(cpu["all_cores"] / total_mb * 1000, 3),
         "engine_cpu_s_per_gb": round(cpu["engine"] / total_mb * 1000, 3),
         "cpu_ratio_vs_all_cores": round(cpu["all_cores"] / cpu["engine"], 3),
-        "load1": round(os.getloadavg()[0], 2),
+        "load1": load,
         "worker_idle_rss_mb": round(idle_rss, 1),
         "worker_peak_rss_mb": round(big_rss, 1),
     }
     figures["target_90pct_met"] = figures["ratio_vs_all_cores"] >= 0.9
-    results["verify"] = figures
     return figures
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-verify-") as workdir:
-        figures = run({}, Path(workdir))
+        figures = run(Path(workdir))
     print(json.dumps(figures, indent=2))
     print(f"verify: engine {figures['engine_hash_mb_s']} MB/s on {figures['cores']} cores = "
           f"{figures['ratio_vs_all_cores'] * 100:.0f} % of plain hashlib on every core "
@@ -168,7 +172,8 @@ def main() -> None:
           f"CPU per GB {figures['engine_cpu_s_per_gb']} s vs {figures['hashlib_cpu_s_per_gb']} s "
           f"({figures['cpu_ratio_vs_all_cores'] * 100:.0f} %); "
           f"whole verify {figures['verify_full_mb_s']} MB/s; from disk {figures['verify_from_disk_mb_s']} MB/s; "
-          f"worker RSS {figures['worker_peak_rss_mb']} MB hashing 2 GiB (idle {figures['worker_idle_rss_mb']} MB)")
+          f"worker RSS {figures['worker_peak_rss_mb']} MB hashing {figures['big_file_mb']} MB "
+          f"(idle {figures['worker_idle_rss_mb']} MB)")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@
   costs about what a real iPhone 13 HEIC costs here (libheif, one thread).
 - A library of many small unique JPEGs for the no-op rescan (each with its own EXIF date).
 
-Everything is deterministic (seeded) and cached by its parameters, so repeated runs reuse it.
+Everything is deterministic (seeded) and cached by its parameters (kind, size, count), so repeated
+runs reuse it. ``CACHE`` (``BENCH_CORPUS_DIR``, run.py ``--corpus-dir``) says where; other sizes than
+12 MP (run.py ``--quick``) go to folders of their own.
 """
 
 from __future__ import annotations
@@ -28,27 +30,29 @@ CACHE = Path(os.environ.get("BENCH_CORPUS_DIR", REPO / ".cache" / "bench-corpus"
 CORPUS_VERSION = 2
 WIDTH, HEIGHT = 4032, 3024
 
-_NOISE = {}
+_NOISE: dict = {}
 
 
-def _noise():
+def _noise(size: tuple[int, int]):
     """A full-size RGB noise field (sensor grain), made once per process and shifted per photo."""
-    if "field" not in _NOISE:
+    if size not in _NOISE:
         from PIL import Image  # pylint: disable=import-outside-toplevel
-        _NOISE["field"] = Image.merge("RGB", [Image.effect_noise((WIDTH, HEIGHT), 20) for _band in range(3)])
-    return _NOISE["field"]
+        _NOISE[size] = Image.merge("RGB", [Image.effect_noise(size, 20) for _band in range(3)])
+    return _NOISE[size]
 
 
-def _scene(rnd: random.Random):
+def _scene(rnd: random.Random, size: tuple[int, int]):
     """Light, colour and shapes: the low and middle frequencies of a photo."""
     from PIL import Image, ImageDraw  # pylint: disable=import-outside-toplevel
-    base = Image.frombytes("RGB", (32, 24), rnd.randbytes(32 * 24 * 3)).resize((WIDTH, HEIGHT), Image.Resampling.BICUBIC)
-    detail = Image.frombytes("RGB", (504, 378), rnd.randbytes(504 * 378 * 3)).resize(
-        (WIDTH, HEIGHT), Image.Resampling.BILINEAR)
+    width, height = size
+    detail_size = (max(1, width // 8), max(1, height // 8))
+    base = Image.frombytes("RGB", (32, 24), rnd.randbytes(32 * 24 * 3)).resize(size, Image.Resampling.BICUBIC)
+    detail = Image.frombytes("RGB", detail_size, rnd.randbytes(detail_size[0] * detail_size[1] * 3)).resize(
+        size, Image.Resampling.BILINEAR)
     image = Image.blend(base, detail, 0.25)
     draw = ImageDraw.Draw(image)
     for _shape in range(40):
-        x, y, r = rnd.randrange(WIDTH), rnd.randrange(HEIGHT), rnd.randrange(40, 600)
+        x, y, r = rnd.randrange(width), rnd.randrange(height), rnd.randrange(40, 600)
         colour = tuple(rnd.randrange(256) for _channel in range(3))
         if rnd.random() < 0.5:
             draw.ellipse((x, y, x + r, y + int(r * (0.3 + rnd.random()))), fill=colour)
@@ -58,7 +62,8 @@ def _scene(rnd: random.Random):
     return image
 
 
-def _exif(index: int, make: str, model: str, orientation: int, rnd: random.Random) -> bytes:
+def _exif(index: int, make: str, model: str, orientation: int, rnd: random.Random,
+          size: tuple[int, int] = (WIDTH, HEIGHT)) -> bytes:
     from PIL import Image  # pylint: disable=import-outside-toplevel
     exif = Image.Exif()
     exif[0x010F], exif[0x0110], exif[0x0112] = make, model, orientation
@@ -67,7 +72,7 @@ def _exif(index: int, make: str, model: str, orientation: int, rnd: random.Rando
     sub = exif.get_ifd(0x8769)
     sub[0x9003] = time.strftime("%Y:%m:%d %H:%M:%S", taken)
     sub[0x9011] = "+02:00"
-    sub[0xA002], sub[0xA003] = WIDTH, HEIGHT
+    sub[0xA002], sub[0xA003] = size
     gps = exif.get_ifd(0x8825)
     gps[0], gps[1], gps[3] = b"\x02\x02\x00\x00", "N", "E"
     gps[2] = (float(rnd.randrange(35, 60)), float(rnd.randrange(60)), round(rnd.random() * 60, 2))
@@ -76,10 +81,12 @@ def _exif(index: int, make: str, model: str, orientation: int, rnd: random.Rando
 
 
 def _make_jpeg(job) -> str:
-    index, path = job
+    index, path, size = job
     from PIL import Image, ImageChops  # pylint: disable=import-outside-toplevel
     rnd = random.Random(1000 + index)
-    image = Image.blend(_scene(rnd), ImageChops.offset(_noise(), rnd.randrange(WIDTH), rnd.randrange(HEIGHT)), 0.28)
+    scene = _scene(rnd, size)
+    grain = ImageChops.offset(_noise(size), rnd.randrange(size[0]), rnd.randrange(size[1]))
+    image = Image.blend(scene, grain, 0.28)
     orientation = 6 if index % 4 == 3 else 1
     make, model = [("Apple", "iPhone 12"), ("Canon", "Canon EOS 80D"), ("SONY", "ILCE-7M3"),
                    ("Google", "Pixel 7")][index % 4]
@@ -87,7 +94,7 @@ def _make_jpeg(job) -> str:
     camera = make in ("Canon", "SONY")
     options = {"quality": 95, "subsampling": "4:2:2"} if camera else {"quality": 92, "subsampling": "4:2:0"}
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", exif=_exif(index, make, model, orientation, rnd), **options)
+    image.save(buffer, "JPEG", exif=_exif(index, make, model, orientation, rnd, size), **options)
     _write(path, buffer.getvalue())
     return path
 
@@ -101,16 +108,18 @@ def _display_p3() -> bytes | None:
 
 
 def _make_heic(job) -> str:
-    index, path = job
+    index, path, size = job
     from PIL import Image, ImageChops  # pylint: disable=import-outside-toplevel
     import pillow_heif  # pylint: disable=import-outside-toplevel
     pillow_heif.options.GRID_TILE_SIZE = 512  # tiled like an iPhone's HEIC
     pillow_heif.register_heif_opener()
     rnd = random.Random(5000 + index)
-    image = Image.blend(_scene(rnd), ImageChops.offset(_noise(), rnd.randrange(WIDTH), rnd.randrange(HEIGHT)), 0.12)
+    scene = _scene(rnd, size)
+    grain = ImageChops.offset(_noise(size), rnd.randrange(size[0]), rnd.randrange(size[1]))
+    image = Image.blend(scene, grain, 0.12)
     orientation = 6 if index % 2 else 1  # pillow-heif turns Orientation 6 into the container's irot, as iOS does
     options = {"quality": 60, "enc_params": {"preset": "ultrafast"},
-               "exif": _exif(index, "Apple", "iPhone 13 Pro", orientation, rnd)}
+               "exif": _exif(index, "Apple", "iPhone 13 Pro", orientation, rnd, size)}
     icc = _display_p3()
     if icc:
         options["icc_profile"] = icc
@@ -148,11 +157,13 @@ def _write(path: str, payload: bytes) -> None:
     os.replace(temp, path)
 
 
-def _build(kind: str, count: int, maker, suffix: str, workers: int, log) -> list[str]:
-    folder = CACHE / f"v{CORPUS_VERSION}-{kind}"
+def _build(kind: str, count: int, maker, suffix: str, workers: int, log, size: tuple[int, int]) -> list[str]:
+    """``count`` files in a folder of their own (named by kind and size), made where missing."""
+    name = f"{kind}12mp" if size == (WIDTH, HEIGHT) else f"{kind}-{size[0]}x{size[1]}"
+    folder = CACHE / f"v{CORPUS_VERSION}-{name}"
     folder.mkdir(parents=True, exist_ok=True)
     paths = [str(folder / f"IMG_{index:04d}.{suffix}") for index in range(count)]
-    todo = [(index, path) for index, path in enumerate(paths) if not os.path.exists(path)]
+    todo = [(index, path, size) for index, path in enumerate(paths) if not os.path.exists(path)]
     if todo:
         log(f"generating {len(todo)} {kind} file(s) in {folder} (cached for the next runs)...")
         started = time.time()
@@ -163,12 +174,14 @@ def _build(kind: str, count: int, maker, suffix: str, workers: int, log) -> list
     return paths
 
 
-def jpeg_corpus(count: int, workers: int, log=print) -> list[str]:
-    return _build("jpeg12mp", count, _make_jpeg, "JPG", workers, log)
+def jpeg_corpus(count: int, workers: int, log=print, size: tuple[int, int] = (WIDTH, HEIGHT)) -> list[str]:
+    """The first ``count`` JPEGs of the corpus (12 MP unless ``size`` says otherwise), in one folder."""
+    return _build("jpeg", count, _make_jpeg, "JPG", workers, log, size)
 
 
-def heic_corpus(count: int, workers: int, log=print) -> list[str]:
-    return _build("heic12mp", count, _make_heic, "HEIC", workers, log)
+def heic_corpus(count: int, workers: int, log=print, size: tuple[int, int] = (WIDTH, HEIGHT)) -> list[str]:
+    """The first ``count`` HEICs of the corpus (12 MP unless ``size`` says otherwise), in one folder."""
+    return _build("heic", count, _make_heic, "HEIC", workers, log, size)
 
 
 def small_library(count: int, workers: int, log=print) -> Path:
