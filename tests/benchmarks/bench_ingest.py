@@ -4,9 +4,10 @@ Every run goes through ``measure.run_module`` (``python plugins/modules/photo_in
 args.json`` under a measuring process: wall, CPU of the module and all its descendants, peak RSS
 of the largest process).
 
-- ``pipeline(kind, files, workers, rounds, workdir)``: the whole pipeline (walk, hash, EXIF, atomic
-  copy with fsync and read-back, XMP sidecar, catalog, three thumbnails) into a fresh vault, per
-  round twice: once over a subset of one photo per worker, once over every photo. The difference
+- ``Pipeline(kind, files, workers, workdir)``, one ``round()`` at a time, then ``figures()``: the
+  whole pipeline (walk, hash, EXIF, atomic copy with fsync and read-back, XMP sidecar, catalog,
+  three thumbnails) into a fresh vault, per round twice: once over a subset of one photo per
+  worker, once over every photo (``thumbnails: true``, ``min_age: 0``). The difference
   is what each further photo costs once the module and its pool run (start-up excluded), which is
   what a 50,000-photo library sees: photos/s (wall, best round), CPU ms per photo (median round)
   and the photos/s that CPU cost allows on these cores when they are idle (fsync waits are not
@@ -16,7 +17,7 @@ of the largest process).
   with thumbnails off (only the rescan is measured; cached beside the library), then runs that
   find nothing to do with the module's default options, module start included (interpreter,
   imports, walk, catalog comparison, exit). For context: the module start alone (failing on a
-  missing vault), and one rescan with no bytecode cache at all (stdlib included; Ansible's
+  vault whose parent does not exist), and one rescan with no bytecode cache at all (stdlib included; Ansible's
   AnsiballZ imports the collection's code from a zip, without cached bytecode).
 """
 
@@ -56,53 +57,82 @@ def _ingest_fresh(inbox: Path, vault: Path, workers: int, workdir: Path) -> dict
     return measured
 
 
-def pipeline(kind: str, files: list[str], workers: int, rounds: int, workdir: Path) -> dict:
-    if len(files) <= workers:
-        raise ValueError(f"the {kind} pipeline needs more photos ({len(files)}) than workers ({workers})")
-    subset = _inbox(files[:workers], workdir / f"inbox-{kind}-subset")
-    every = _inbox(files, workdir / f"inbox-{kind}")
-    vault = workdir / f"vault-{kind}"
-    photos, extra = len(files), len(files) - workers
-    runs, problems = [], []
-    for _round in range(rounds):
-        load = _load()
-        small = _ingest_fresh(subset, vault, workers, workdir)
-        whole = _ingest_fresh(every, vault, workers, workdir)
-        for run, expected in ((small, workers), (whole, photos)):
+class Pipeline:
+    """The whole-pipeline benchmark of one corpus, one ``round()`` at a time (run.py runs a round
+    right after each round of the thumbnails-alone contenders), then ``figures()``. A failure in a
+    round is kept and raised by ``figures()``, so that it never stops the thumbnails benchmark."""
+
+    def __init__(self, kind: str, files: list[str], workers: int, workdir: Path, log=print) -> None:
+        if len(files) <= workers:
+            raise ValueError(f"the {kind} pipeline needs more photos ({len(files)}) than workers ({workers})")
+        self.kind, self.files, self.workers, self.workdir = kind, files, workers, workdir
+        self.subset = _inbox(files[:workers], workdir / f"inbox-{kind}-subset")
+        self.every = _inbox(files, workdir / f"inbox-{kind}")
+        self.vault = workdir / f"vault-{kind}"
+        self.runs: list[dict] = []
+        self.problems: list[str] = []
+        self.error: str | None = None
+        self.log = log
+
+    def round(self, _index: int = 0) -> None:
+        if self.error:
+            return
+        try:
+            load = _load()
+            small = _ingest_fresh(self.subset, self.vault, self.workers, self.workdir)
+            whole = _ingest_fresh(self.every, self.vault, self.workers, self.workdir)
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # raised again by figures()
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.log(f"  {self.kind} whole pipeline FAILED: {self.error}")
+            return
+        for run, expected in ((small, self.workers), (whole, len(self.files))):
             result = run["result"]
             if result.get("failed") or result.get("ingested") != expected:
-                problems.append(f"expected {expected} ingested, got {counts(result)}")
-        runs.append({"load1": load, "small": small, "whole": whole,
-                     "marginal_wall_s": (whole["wall_s"] - small["wall_s"]) / extra,
-                     "marginal_cpu_s": (whole["cpu_s"] - small["cpu_s"]) / extra})
-    shutil.rmtree(subset, ignore_errors=True)
-    shutil.rmtree(every, ignore_errors=True)
-    best = min(runs, key=lambda r: r["marginal_wall_s"])
-    best_whole = min(runs, key=lambda r: r["whole"]["wall_s"])
-    cpu = statistics.median(r["marginal_cpu_s"] for r in runs)
-    whole_cpu = statistics.median(r["whole"]["cpu_s"] for r in runs)
-    figures = {
-        "photos": photos, "photo_mb": round(sum(os.path.getsize(f) for f in files) / photos / 1e6, 2),
-        "workers": workers, "rounds": rounds, "load1": best["load1"],
-        # Each further photo once the module and its pool run (the subset difference).
-        "photos_per_s": round(1 / best["marginal_wall_s"], 2) if best["marginal_wall_s"] > 0 else None,
-        "cpu_ms_per_photo": round(cpu * 1000, 1),
-        "cpu_bound_photos_per_s": round(workers / cpu, 2) if cpu > 0 else None,
-        # The whole run over every photo, module start and pool start included.
-        "whole_run_s": round(best_whole["whole"]["wall_s"], 2),
-        "whole_run_photos_per_s": round(photos / best_whole["whole"]["wall_s"], 2),
-        "whole_run_cpu_ms_per_photo": round(whole_cpu / photos * 1000, 1),
-        "whole_run_cpu_bound_photos_per_s": round(workers * photos / whole_cpu, 2),
-        "whole_run_load1": best_whole["load1"],
-        "subset_run_s": round(best["small"]["wall_s"], 2), "subset_run_cpu_s": round(best["small"]["cpu_s"], 2),
-        "rounds_photos_per_s": [round(1 / r["marginal_wall_s"], 2) if r["marginal_wall_s"] > 0 else None
-                                for r in runs],
-        "peak_rss_mb": round(max(max(r["small"]["peak_rss_mb"], r["whole"]["peak_rss_mb"]) for r in runs), 1),
-        "result": counts(best_whole["whole"]["result"]),
-    }
-    if problems:
-        figures["problem"] = "; ".join(sorted(set(problems)))
-    return figures
+                self.problems.append(f"expected {expected} ingested, got {counts(result)}")
+        extra = len(self.files) - self.workers
+        self.runs.append({"load1": load, "small": small, "whole": whole,
+                          "marginal_wall_s": (whole["wall_s"] - small["wall_s"]) / extra,
+                          "marginal_cpu_s": (whole["cpu_s"] - small["cpu_s"]) / extra})
+        last = self.runs[-1]
+        rate = f"{1 / last['marginal_wall_s']:6.2f}" if last["marginal_wall_s"] > 0 else "     -"
+        self.log(f"  {self.kind} round {len(self.runs)} whole pipeline {rate} photos/s "
+                 f"{last['marginal_cpu_s'] * 1000:7.1f} ms CPU/photo  load {load:.2f}  (each further photo; "
+                 f"whole run {whole['wall_s']:.2f} s)")
+
+    def figures(self) -> dict:
+        shutil.rmtree(self.subset, ignore_errors=True)
+        shutil.rmtree(self.every, ignore_errors=True)
+        if self.error or not self.runs:
+            raise RuntimeError(self.error or "no round ran")
+        runs, photos, workers = self.runs, len(self.files), self.workers
+        best = min(runs, key=lambda r: r["marginal_wall_s"])
+        best_whole = min(runs, key=lambda r: r["whole"]["wall_s"])
+        cpu = statistics.median(r["marginal_cpu_s"] for r in runs)
+        whole_cpu = statistics.median(r["whole"]["cpu_s"] for r in runs)
+        figures = {
+            "photos": photos, "photo_mb": round(sum(os.path.getsize(f) for f in self.files) / photos / 1e6, 2),
+            "workers": workers, "rounds": len(runs), "load1": best["load1"],
+            # Each further photo once the module and its pool run (the subset difference).
+            "photos_per_s": round(1 / best["marginal_wall_s"], 2) if best["marginal_wall_s"] > 0 else None,
+            "cpu_ms_per_photo": round(cpu * 1000, 1),
+            "cpu_bound_photos_per_s": round(workers / cpu, 2) if cpu > 0 else None,
+            # The whole run over every photo, module start and pool start included.
+            "whole_run_s": round(best_whole["whole"]["wall_s"], 2),
+            "whole_run_photos_per_s": round(photos / best_whole["whole"]["wall_s"], 2),
+            "whole_run_cpu_ms_per_photo": round(whole_cpu / photos * 1000, 1),
+            "whole_run_cpu_bound_photos_per_s": round(workers * photos / whole_cpu, 2),
+            "whole_run_load1": best_whole["load1"],
+            "subset_run_s": round(best["small"]["wall_s"], 2), "subset_run_cpu_s": round(best["small"]["cpu_s"], 2),
+            "rounds_photos_per_s": [round(1 / r["marginal_wall_s"], 2) if r["marginal_wall_s"] > 0 else None
+                                    for r in runs],
+            "rounds_cpu_ms_per_photo": [round(r["marginal_cpu_s"] * 1000, 1) for r in runs],
+            "rounds_load1": [r["load1"] for r in runs],
+            "peak_rss_mb": round(max(max(r["small"]["peak_rss_mb"], r["whole"]["peak_rss_mb"]) for r in runs), 1),
+            "result": counts(best_whole["whole"]["result"]),
+        }
+        if self.problems:
+            figures["problem"] = "; ".join(sorted(set(self.problems)))
+        return figures
 
 
 def noop_rescan(library: Path, files: int, workers: int, repeats: int, workdir: Path, log=print) -> dict:

@@ -138,8 +138,11 @@ def _warm(_index: int) -> None:
 
 
 def compare(kind: str, paths: list[str], workers: int, rounds: int, workdir: Path, log=print,
-            methods: tuple[str, ...] = ("pillow_plain", "vipsthumbnail", "engine", "engine_pillow")) -> dict:
-    """Run every method ``rounds`` times in turn; figures per method plus notes for skipped ones."""
+            methods: tuple[str, ...] = ("pillow_plain", "vipsthumbnail", "engine", "engine_pillow"),
+            after_round=None) -> dict:
+    """Run every method ``rounds`` times in turn; figures per method plus notes for skipped ones.
+    ``after_round(index)`` runs one more contender at the end of each round (run.py: one round
+    of the whole pipeline, so that it meets the same load as the thumbnails alone)."""
     notes, active = [], []
     for method in methods:
         if method == "vipsthumbnail" and not _vips_can(kind):
@@ -157,6 +160,8 @@ def compare(kind: str, paths: list[str], workers: int, rounds: int, workdir: Pat
             runs[method].append(figures)
             log(f"  {kind} round {index + 1}/{rounds} {method:14s} {len(paths) / figures['wall_s']:6.2f} photos/s "
                 f"{figures['cpu_s'] / len(paths) * 1000:7.1f} ms CPU/photo  load {figures['load1']:.2f}")
+        if after_round is not None:
+            after_round(index)
     out = {"photos": len(paths), "workers": workers, "rounds": rounds, "notes": notes, "methods": {}}
     for method, items in runs.items():
         best = min(items, key=lambda f: f["wall_s"])
@@ -168,6 +173,8 @@ def compare(kind: str, paths: list[str], workers: int, rounds: int, workdir: Pat
             "load1_at_best": round(best["load1"], 2),
             "peak_rss_mb": round(max(f["peak_rss_mb"] for f in items), 1),
             "child_peak_rss_mb": round(max(f["child_peak_rss_mb"] for f in items), 1),
+            "rounds_photos_per_s": [round(len(paths) / f["wall_s"], 2) for f in items],
+            "rounds_cpu_ms_per_photo": [round(f["cpu_s"] / len(paths) * 1000, 1) for f in items],
         }
     engine = out["methods"].get("engine")
     if engine:
