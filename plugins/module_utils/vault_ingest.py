@@ -1048,7 +1048,7 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
         return {
             "changed": self.changed,
             "ingested": counts["ingested"], "duplicates": counts["duplicates"], "unchanged": counts["unchanged"],
-            "skipped": counts["skipped"], "skipped_reasons": dict(self.skipped_reasons),
+            "skipped_files": counts["skipped"], "skipped_reasons": dict(self.skipped_reasons),
             "rejected": self.rejected, "errors": self.errors, "bytes_ingested": counts["bytes_ingested"],
             "adopted": counts["adopted"], "live_pairs": counts["live_pairs"], "summary": summary,
             "warnings": self.warnings, "vault": self.cfg.vault, "seconds": round(elapsed, 3),

@@ -81,14 +81,15 @@ class ThumbnailRunReport:
             if self.skipped:
                 text += f", {len(self.skipped)} skipped ({self.skipped[0]['reason']})"
             if self.failed:
-                text += f", {len(self.failed)} failed (see failed)"
+                text += f", {len(self.failed)} failed (see failed_assets)"
         if self.previously_failed:
             text += f"; {self.previously_failed} failed before and were not retried (force: true retries them)"
         return text
 
     def as_dict(self) -> dict:
         return {"thumbs_root": self.thumbs_root, "total_assets": self.total_assets, "due": self.due,
-                "created": self.due if self.check_mode else self.created, "unchanged": self.unchanged, "skipped": self.skipped, "failed": self.failed,
+                "created": self.due if self.check_mode else self.created, "unchanged": self.unchanged,
+                "skipped_assets": self.skipped, "failed_assets": self.failed,
                 "reasons": self.reasons, "previously_failed": self.previously_failed,
                 "bytes_written": self.bytes_written, "duration_s": round(self.duration_s, 3),
                 "workers": self.workers, "summary": self.summary()}

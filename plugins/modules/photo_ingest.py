@@ -139,13 +139,15 @@ unchanged:
   returned: always
   type: int
   sample: 50000
-skipped:
-  description: Files not ingested this time and not rejected (not a photo or video, still being written, changed while read).
+skipped_files:
+  description:
+    - Files not ingested this time and not rejected (not a photo or video, still being written, changed while read).
+    - Not called C(skipped), which Ansible reserves for the task's own status.
   returned: always
   type: int
   sample: 3
 skipped_reasons:
-  description: RV(skipped) broken down by reason.
+  description: RV(skipped_files) broken down by reason.
   returned: always
   type: dict
   sample: {"not a photo or video": 2, "modified less than min_age seconds ago (still being written?)": 1}

@@ -83,13 +83,15 @@ unchanged:
   returned: always
   type: int
   sample: 50000
-skipped:
-  description: Assets for which no thumbnail can be made here, with the reason.
+skipped_assets:
+  description:
+    - Assets for which no thumbnail can be made here, with the reason.
+    - Not called C(skipped) or C(failed) (below), which Ansible reserves for the task's own status.
   returned: always
   type: list
   elements: dict
   sample: [{"sha256": "5e8f...", "reason": "ffmpeg is not installed (install it to get video poster frames)"}]
-failed:
+failed_assets:
   description: Assets whose thumbnails could not be made in this run, with the reason.
   returned: always
   type: list

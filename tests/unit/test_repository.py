@@ -44,3 +44,21 @@ def test_bootstrap_without_a_suitable_python_says_what_to_install(tmp_path):
     assert "no Python >= 3.12 found" in result.stderr
     assert "make PYTHON=" in result.stderr
     assert not (tmp_path / "venv").exists()
+
+
+RESERVED_RESULT_KEYS = {"changed", "failed", "skipped", "msg", "rc", "unreachable", "invocation", "warnings",
+                        "deprecations", "exception", "results", "ansible_facts", "diff", "stdout", "stderr"}
+
+
+def test_modules_never_return_keys_ansible_reserves_for_task_status():
+    # A count called `skipped` turns a task that did work into "skipping" (and `failed` fails it).
+    import re
+
+    import yaml
+
+    for module in sorted((REPO / "plugins" / "modules").glob("*.py")):
+        source = module.read_text(encoding="utf-8")
+        match = re.search(r'RETURN = r?"""(.*?)"""', source, re.S)
+        documented = yaml.safe_load(match.group(1)) or {} if match else {}
+        clashes = sorted(set(documented) & RESERVED_RESULT_KEYS)
+        assert not clashes, f"{module.name} documents reserved result keys {clashes}"

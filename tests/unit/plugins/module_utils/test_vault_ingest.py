@@ -176,7 +176,7 @@ def test_ignored_files_are_silently_ignored(ingested):
     seen |= {item["path"] for item in ingested["first"]["rejected"]}
     for rel in ingested["expected"]["ignored"]:
         assert str(root / rel) not in seen, rel
-    assert ingested["first"]["skipped"] == 0
+    assert ingested["first"]["skipped_files"] == 0
 
 
 def test_capture_dates_and_their_sources(ingested):
@@ -290,7 +290,7 @@ def test_min_age_leaves_fresh_files_for_the_next_run(tmp_path):
     src = tmp_path / "src"
     mf.write(src / "fresh.jpg", mf.jpeg(seed=1, datetime_original="2020:01:01 00:00:00"))
     report = ingest(src, tmp_path / "vault", min_age=3600)
-    assert (report["ingested"], report["skipped"], report["changed"]) == (0, 1, False)
+    assert (report["ingested"], report["skipped_files"], report["changed"]) == (0, 1, False)
     assert ingest(src, tmp_path / "vault", min_age=0)["ingested"] == 1
 
 
@@ -335,9 +335,9 @@ def test_non_media_files_are_skipped_once_and_not_opened_again(tmp_path):
     mf.write(src / "notes.txt", b"hello", mf.OLD)
     mf.write(src / "report.pdf", b"%PDF-1.7\n" + b"x" * 100, mf.OLD)
     first = ingest(src, tmp_path / "vault")
-    assert (first["skipped"], first["rejected"], first["skipped_reasons"]) == (2, [], {"not a photo or video": 2})
+    assert (first["skipped_files"], first["rejected"], first["skipped_reasons"]) == (2, [], {"not a photo or video": 2})
     second = ingest(src, tmp_path / "vault")
-    assert (second["skipped"], second["changed"]) == (2, False)
+    assert (second["skipped_files"], second["changed"]) == (2, False)
 
 
 def test_large_files_are_streamed_not_read_whole(tmp_path, monkeypatch):
@@ -367,7 +367,7 @@ def test_a_source_changing_while_read_is_left_for_the_next_run(tmp_path, monkeyp
         return data
     monkeypatch.setattr(vault_ingest.vault_fs, "read_exactly", growing)
     report = ingest(src, tmp_path / "vault", workers=1)
-    assert report["ingested"] == 0 and report["skipped"] == 1 and report["rejected"] == []
+    assert report["ingested"] == 0 and report["skipped_files"] == 1 and report["rejected"] == []
     monkeypatch.setattr(vault_ingest.vault_fs, "read_exactly", real)
     assert ingest(src, tmp_path / "vault", workers=1)["ingested"] == 1
 
@@ -616,7 +616,7 @@ def test_real_samples_every_good_file_is_ingested_and_the_corrupt_one_rejected(t
     assert set(originals(vault).values()) == good
     assert [Path(r["path"]).name for r in report["rejected"]] == ["corrupted.jpg"]
     readmes = [p for p in SAMPLES.rglob("README*") if p.is_file()]
-    assert report["skipped"] == len(readmes) and report["skipped_reasons"] == {"not a photo or video": len(readmes)}
+    assert report["skipped_files"] == len(readmes) and report["skipped_reasons"] == {"not a photo or video": len(readmes)}
     status = {r["status"] for r in catalog_rows(vault, "thumbnail_status")}
     assert status == {"ok"}
     assets = catalog_rows(vault, "assets")

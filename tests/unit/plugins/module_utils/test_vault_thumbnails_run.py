@@ -160,7 +160,7 @@ def test_the_module_makes_thumbnails_then_reports_no_change(tmp_path):
     check = run_module(photo_thumbnails, {"vault": str(tmp_path)}, check_mode=True)
     assert check["changed"] is True and check["created"] == 2 and not (tmp_path / "thumbs").exists()
     first = run_module(photo_thumbnails, {"vault": str(tmp_path), "workers": 2})
-    assert first["changed"] is True and first["created"] == 2 and first["skipped"] == [] and first["failed"] == []
+    assert first["changed"] is True and first["created"] == 2 and first["skipped_assets"] == [] and first["failed_assets"] == []
     second = run_module(photo_thumbnails, {"vault": str(tmp_path)})
     assert second["changed"] is False and second["unchanged"] == 2
 

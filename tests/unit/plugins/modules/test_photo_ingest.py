@@ -35,7 +35,7 @@ def test_ingest_reports_counts_rejections_and_a_summary(inbox, tmp_path):
     result = run_module(photo_ingest, args(inbox, vault))
     assert not result.get("failed"), result
     assert result["changed"] is True
-    assert (result["ingested"], result["duplicates"], result["unchanged"], result["skipped"]) == (2, 1, 0, 1)
+    assert (result["ingested"], result["duplicates"], result["unchanged"], result["skipped_files"]) == (2, 1, 0, 1)
     assert [Path(r["path"]).name for r in result["rejected"]] == ["broken.jpg"]
     assert any("broken.jpg" in w and "truncated" in w for w in result["warnings"])
     assert result["bytes_ingested"] > 0 and "ingested 2 new" in result["summary"]
