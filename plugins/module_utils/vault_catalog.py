@@ -28,6 +28,10 @@ SCHEMA_VERSION = 1
 SQLITE_NAME = "catalog.sqlite"
 NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afpfs"})
 
+# The catalog option of every photo-vault module (documented in plugins/doc_fragments/photo_vault.py).
+# no_log: a PostgreSQL DSN may carry a password.
+CATALOG_ARG_SPEC = {"catalog": {"type": "str", "no_log": True}}
+
 ASSET_COLUMNS = (
     "sha256", "sha1", "size", "format", "ext", "media_type", "mime", "width", "height",
     "orientation", "duration", "taken_at", "taken_offset", "taken_utc", "date_source",

@@ -16,31 +16,21 @@ description:
     photos from iPhones, photos with GPS; thumbnail status; rejected inputs; and the last
     verification run, restore drill and ingest run.
   - Read-only. It never creates or changes a catalog, so it is safe in check mode and on a schedule.
+extends_documentation_fragment:
+  - sovereign.cloud.attributes
+  - sovereign.cloud.attributes.info_module
+  - sovereign.cloud.photo_vault
 options:
   vault:
     description:
       - Root of the photo vault. Its catalog is C(<vault>/catalog.sqlite) unless O(catalog) is set.
       - Required unless O(catalog) is set.
     type: path
-  catalog:
-    description:
-      - The catalog. Unset means SQLite at C(<vault>/catalog.sqlite); a path means SQLite there; a
-        C(postgresql://) DSN selects PostgreSQL (psycopg 3 on the host).
-      - It may contain a password, so it is kept out of logs. A password in C(~/.pgpass) keeps it out of the DSN.
-    type: str
   thumbs_root:
     description:
       - Report thumbnail status for this thumbnails root only (with a count of assets that have none).
         Unset reports every root the catalog knows.
     type: path
-attributes:
-  check_mode:
-    description: Can run in check mode and tell what would happen without changing anything.
-    support: full
-    details: The module only reads; check mode returns the same data.
-  diff_mode:
-    description: Returns a diff of what changed.
-    support: none
 seealso:
   - module: sovereign.cloud.photo_verify
   - module: sovereign.cloud.photo_thumbnails
@@ -194,6 +184,7 @@ summary:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import CATALOG_ARG_SPEC
 from ansible_collections.sovereign.cloud.plugins.module_utils.vault_report import ReportError, catalog_info
 
 
@@ -201,7 +192,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "vault": {"type": "path"},
-            "catalog": {"type": "str", "no_log": True},
+            **CATALOG_ARG_SPEC,
             "thumbs_root": {"type": "path"},
         },
         required_one_of=[("vault", "catalog")],

@@ -34,6 +34,10 @@ description:
   - Pairs Live Photos (a still and its movie) by Apple ContentIdentifier, else by base name in the same
     folder, and records the pair on both assets and in both sidecars.
   - Makes the thumbnails (tiny, small, medium) while the file is in memory when O(thumbnails=true).
+extends_documentation_fragment:
+  - sovereign.cloud.attributes
+  - sovereign.cloud.photo_vault
+  - sovereign.cloud.photo_vault.thumbs_root
 options:
   sources:
     description:
@@ -47,19 +51,10 @@ options:
       - Root of the photo vault. Created (one level) when missing; its parent must exist.
     type: path
     required: true
-  catalog:
-    description:
-      - The catalog. Unset means SQLite at C(<vault>/catalog.sqlite); a path means SQLite there; a
-        C(postgresql://) DSN selects PostgreSQL (psycopg 3 on the host).
-      - It may contain a password, so it is kept out of logs. A password in C(~/.pgpass) keeps it out of the DSN.
-    type: str
   thumbnails:
     description: Make the thumbnails of each new photo while it is in memory (the decode also validates it).
     type: bool
     default: true
-  thumbs_root:
-    description: Root of the thumbnails. Unset means C(<vault>/thumbs).
-    type: path
   min_age:
     description: Leave files modified less than this many seconds ago for the next run (they may still be written).
     type: int
@@ -80,13 +75,11 @@ options:
     default: true
 attributes:
   check_mode:
-    description: Can run in check mode and tell what would happen without changing anything.
     support: full
     details:
       - Reads, hashes and classifies every new file exactly like a real run, so the counts are true, and
         writes nothing at all (no catalog, no lock file, no directories). Live Photo pairs are not counted.
   diff_mode:
-    description: Returns a diff of what changed.
     support: none
 notes:
   - One ingest runs at a time per vault (a lock on C(<vault>/.sovereign-ingest.lock)); a second one fails
@@ -197,6 +190,7 @@ summary:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import CATALOG_ARG_SPEC
 from ansible_collections.sovereign.cloud.plugins.module_utils.vault_ingest import (
     IngestConfig, IngestError, run_ingest)
 
@@ -208,7 +202,7 @@ def main() -> None:
         argument_spec={
             "sources": {"type": "list", "elements": "path", "required": True},
             "vault": {"type": "path", "required": True},
-            "catalog": {"type": "str", "no_log": True},
+            **CATALOG_ARG_SPEC,
             "thumbnails": {"type": "bool", "default": True},
             "thumbs_root": {"type": "path"},
             "min_age": {"type": "int", "default": 60},

@@ -20,23 +20,12 @@ description:
     C(<thumbs_root>/metadata/<sha256[:2]>/<sha256>.json).
   - Videos get a poster frame when ffmpeg is installed; otherwise they are recorded as skipped with the reason.
   - Originals are only read. Assets whose thumbnails failed before are not retried on every run; O(force) retries them.
+extends_documentation_fragment:
+  - sovereign.cloud.attributes
+  - sovereign.cloud.photo_vault
+  - sovereign.cloud.photo_vault.vault
+  - sovereign.cloud.photo_vault.thumbs_root
 options:
-  vault:
-    description: Root of the photo vault (the directory holding C(originals/)).
-    type: path
-    required: true
-  thumbs_root:
-    description:
-      - Where the thumbnails go. Unset means C(<vault>/thumbs).
-      - It may be on another disk than the vault, such as a workstation's SSD next to a NAS vault; each
-        thumbnails root has its own records in the catalog.
-    type: path
-  catalog:
-    description:
-      - The catalog. Unset means SQLite at C(<vault>/catalog.sqlite); a path means SQLite there; a
-        C(postgresql://) DSN selects PostgreSQL (psycopg 3 on the host).
-      - It may contain a password, so it is kept out of logs. A password in C(~/.pgpass) keeps it out of the DSN.
-    type: str
   workers:
     description: Processes making thumbnails. V(0) means one per CPU core.
     type: int
@@ -47,11 +36,9 @@ options:
     default: false
 attributes:
   check_mode:
-    description: Can run in check mode and tell what would happen without changing anything.
     support: full
     details: Counts the assets that need thumbnails and why; makes and records nothing.
   diff_mode:
-    description: Returns a diff of what changed.
     support: none
 notes:
   - Needs Pillow and pillow-heif on the host (pyvips is used when installed), and ffmpeg for video poster frames.
@@ -141,6 +128,7 @@ summary:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import CATALOG_ARG_SPEC
 from ansible_collections.sovereign.cloud.plugins.module_utils.vault_thumbnails_run import (
     ThumbnailRunError, make_missing_thumbnails)
 
@@ -150,7 +138,7 @@ def main() -> None:
         argument_spec={
             "vault": {"type": "path", "required": True},
             "thumbs_root": {"type": "path"},
-            "catalog": {"type": "str", "no_log": True},
+            **CATALOG_ARG_SPEC,
             "workers": {"type": "int", "default": 0},
             "force": {"type": "bool", "default": False},
         },

@@ -24,17 +24,11 @@ description:
     (a directory walk); O(mode) only decides which originals are re-hashed.
   - Each file's clean pages are dropped from the page cache before it is read, so the check reads the
     disk rather than a copy in memory.
+extends_documentation_fragment:
+  - sovereign.cloud.attributes
+  - sovereign.cloud.photo_vault
+  - sovereign.cloud.photo_vault.vault
 options:
-  vault:
-    description: Root of the photo vault (the directory holding C(originals/)).
-    type: path
-    required: true
-  catalog:
-    description:
-      - The catalog. Unset means SQLite at C(<vault>/catalog.sqlite); a path means SQLite there; a
-        C(postgresql://) DSN selects PostgreSQL (psycopg 3 on the host).
-      - It may contain a password, so it is kept out of logs. A password in C(~/.pgpass) keeps it out of the DSN.
-    type: str
   mode:
     description:
       - V(full) re-hashes every original.
@@ -73,11 +67,9 @@ options:
     default: true
 attributes:
   check_mode:
-    description: Can run in check mode and tell what would happen without changing anything.
     support: full
     details: Reads and hashes everything and reports what it finds, but records nothing in the catalog.
   diff_mode:
-    description: Returns a diff of what changed.
     support: none
 notes:
   - The task never reports C(changed); recording a run in the catalog does not change the vault.
@@ -223,6 +215,7 @@ summary:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
+from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import CATALOG_ARG_SPEC
 from ansible_collections.sovereign.cloud.plugins.module_utils.vault_verify import VerifyError, verify_vault
 
 
@@ -230,7 +223,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "vault": {"type": "path", "required": True},
-            "catalog": {"type": "str", "no_log": True},
+            **CATALOG_ARG_SPEC,
             "mode": {"type": "str", "choices": ["full", "sample"], "default": "full"},
             "percent": {"type": "float"},
             "max_bytes": {"type": "raw"},

@@ -16,6 +16,7 @@ description:
   - When a repository exists but the password does not open it, the module fails and says so; it never
     initialises over it.
 extends_documentation_fragment:
+  - sovereign.cloud.attributes
   - sovereign.cloud.restic
 options:
   init:
@@ -24,15 +25,11 @@ options:
     default: true
 attributes:
   check_mode:
-    description:
-      - Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - The probe runs in check mode (it only reads); C(restic init) does not. When restic or the O(env_file) is not
         on the host yet (a first run in check mode), the module reports that it would initialise.
   diff_mode:
-    description:
-      - Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

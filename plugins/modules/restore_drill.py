@@ -21,17 +21,11 @@ description:
     (such as a damaged pack), a different hash or size, and an empty sample all fail it, with the file named.
   - The catalog's drill record is the evidence that later allows deleting a photo from iCloud.
 extends_documentation_fragment:
+  - sovereign.cloud.attributes
+  - sovereign.cloud.photo_vault
+  - sovereign.cloud.photo_vault.vault
   - sovereign.cloud.restic
 options:
-  vault:
-    description: The photo vault (the directory holding C(originals/) and, by default, C(catalog.sqlite)).
-    type: path
-    required: true
-  catalog:
-    description:
-      - The catalog, when not C(<vault>/catalog.sqlite) - a SQLite file path or a C(postgresql://) DSN (keep its
-        password in ansible-vault).
-    type: str
   count:
     description: How many originals to sample. Without O(count) and O(max_bytes), 10 are sampled.
     type: int
@@ -70,15 +64,11 @@ options:
     default: true
 attributes:
   check_mode:
-    description:
-      - Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Samples and finds the snapshot (read-only, C(--no-lock)), and returns what would be restored; restores
         nothing and records nothing.
   diff_mode:
-    description:
-      - Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 
@@ -143,14 +133,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sovereign.cloud.plugins.module_utils import restic
 from ansible_collections.sovereign.cloud.plugins.module_utils.restore_drill import DrillError, run_drill
-from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import redact_dsn
+from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import CATALOG_ARG_SPEC, redact_dsn
 
 
 def main() -> None:
     spec = dict(
         restic.ARG_SPEC,
         vault={"type": "path", "required": True},
-        catalog={"type": "str"},
+        **CATALOG_ARG_SPEC,
         count={"type": "int"},
         max_bytes={"type": "int"},
         snapshot={"type": "str", "default": "latest"},

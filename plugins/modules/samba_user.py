@@ -20,6 +20,8 @@ description:
   - The Unix account must already exist (C(smbpasswd -a) requires one).
 requirements:
   - Samba's C(pdbedit) and C(smbpasswd) on the target (Debian packages C(samba) and C(samba-common-bin)).
+extends_documentation_fragment:
+  - sovereign.cloud.attributes
 options:
   name:
     description: Name of the Samba user, which is also the name of its Unix account.
@@ -48,14 +50,10 @@ options:
     default: always
 attributes:
   check_mode:
-    description:
-      - Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - On a host where Samba is not installed yet, check mode reports the user as one that would be added.
   diff_mode:
-    description:
-      - Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - The diff says whether the stored password C(matches) or C(differs), never the password or its hash.

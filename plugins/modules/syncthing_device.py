@@ -19,6 +19,7 @@ description:
   - After a write the entry is read back, and a value Syncthing did not store as given is an error.
   - The node's own device can be renamed but not removed.
 extends_documentation_fragment:
+  - sovereign.cloud.attributes
   - sovereign.cloud.syncthing
 options:
   device_id:
@@ -79,12 +80,8 @@ options:
     default: present
 attributes:
   check_mode:
-    description:
-      - Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description:
-      - Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - The diff shows the device ID and the options that were set, before and after.

@@ -22,6 +22,7 @@ description:
     on this node) are undone, so that it mirrors the sending devices again. The module reports a change only
     when Syncthing counts local changes.
 extends_documentation_fragment:
+  - sovereign.cloud.attributes
   - sovereign.cloud.syncthing
 options:
   id:
@@ -121,15 +122,11 @@ options:
     default: present
 attributes:
   check_mode:
-    description:
-      - Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - With O(revert_local_changes=true), check mode still asks Syncthing to rescan the folder (it only reads the
         disk) so that it can report the local changes a real run would revert.
   diff_mode:
-    description:
-      - Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - The diff shows the folder ID and the options that were set; devices as a sorted list of peer IDs.

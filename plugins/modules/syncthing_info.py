@@ -18,6 +18,8 @@ description:
     index for the folder.
   - Can wait for the API to come up first (O(wait_timeout)), which is how the role waits after starting Syncthing.
 extends_documentation_fragment:
+  - sovereign.cloud.attributes
+  - sovereign.cloud.attributes.info_module
   - sovereign.cloud.syncthing
 options:
   folders:
@@ -30,17 +32,6 @@ options:
       - A wrong API key fails at once.
     type: int
     default: 0
-attributes:
-  check_mode:
-    description:
-      - Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details:
-      - The module only reads.
-  diff_mode:
-    description:
-      - Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""

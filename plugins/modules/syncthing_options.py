@@ -19,6 +19,7 @@ description:
     Local discovery, a broadcast on the LAN itself, is left as set by O(local_discovery).
   - Options are read back after the change; a value Syncthing did not store as given is an error.
 extends_documentation_fragment:
+  - sovereign.cloud.attributes
   - sovereign.cloud.syncthing
 options:
   lan_only:
@@ -66,12 +67,8 @@ options:
     type: dict
 attributes:
   check_mode:
-    description:
-      - Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description:
-      - Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - The diff shows the options that were set, in Syncthing's spelling, before and after.

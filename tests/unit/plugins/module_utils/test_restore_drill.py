@@ -223,3 +223,25 @@ def test_module_passes_with_explicit_options(vault, repo, scratch, capsys):
                       "cache_dir": str(repo.cache), "count": 2, "tmp_dir": str(scratch)}, capsys)
     assert out.get("failed") is not True, out
     assert out["passed"] is True and out["changed"] is True and out["sample"]["count"] == 2
+
+
+def test_module_on_a_postgresql_catalog_records_the_drill_there_and_hides_the_dsn(
+        tmp_path, repo, scratch, capsys, postgresql_server):
+    # The picture_pipeline set-up: the catalog is a PostgreSQL DSN with its password in it.
+    dsn = postgresql_server.create_database("drill_module")
+    vault = tmp_path / "pg-vault"
+    vault.mkdir()
+    with Catalog.open(str(vault), dsn) as cat:
+        for i in range(3):
+            add_original(vault, cat, os.urandom(2000 + i), day=f"2023/06/0{i + 1}")
+    repo.backup(str(vault))
+    out = run_module({"vault": str(vault), "catalog": dsn, "repository": str(repo.path), "password": repo.password,
+                      "cache_dir": str(repo.cache), "count": 3, "tmp_dir": str(scratch)}, capsys)
+    assert out.get("failed") is not True, out
+    assert out["passed"] is True and out["sample"]["count"] == 3
+    text = json.dumps(out)
+    assert postgresql_server.password not in text and dsn not in text
+    assert not (vault / "catalog.sqlite").exists(), "the drill used the DSN, not a SQLite file next to the vault"
+    with Catalog.open(str(vault), dsn, create=False) as cat:
+        [drill] = cat.query("SELECT passed, sample_count FROM restore_drills")
+    assert (drill["passed"], drill["sample_count"]) == (1, 3)
