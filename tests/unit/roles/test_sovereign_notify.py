@@ -1,5 +1,5 @@
-"""sovereign_notify.py (run by sovereign-notify@<unit>.service): the journal line, the user's command
-and the JSON POST to the user's URL, against a real HTTP server on loopback."""
+"""sovereign_notify.py (the base role's notifier, run by sovereign-notify@<unit>.service): the journal
+line, the user's command and the JSON POST to the user's URL, against a real HTTP server on loopback."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-NOTIFY = Path(__file__).resolve().parents[3] / "roles" / "restic_backup" / "files" / "sovereign_notify.py"
+NOTIFY = Path(__file__).resolve().parents[3] / "roles" / "base" / "files" / "sovereign_notify.py"
 
 
 @pytest.fixture

@@ -93,8 +93,15 @@ def test_scrub_status_is_json_a_report_can_read(host, scrub_status):
     assert host.check_output("systemctl show -P Result sovereign-zpool-scrub-rpool.service") == "success"
 
 
+def test_scrub_service_names_the_base_roles_failure_notifier(host):
+    on_failure = host.check_output("systemctl show -P OnFailure sovereign-zpool-scrub-rpool.service")
+    assert on_failure == "sovereign-notify@sovereign-zpool-scrub-rpool.service.service"
+    assert host.check_output(f"systemctl show -P LoadState {on_failure}") == "loaded"
+
+
 def test_scrub_of_a_damaged_pool_reports_the_damaged_file(host):
-    """A pool whose disk was overwritten behind ZFS's back: the status names the file and exits 1."""
+    """A pool whose disk was overwritten behind ZFS's back: the status names the file and exits 1,
+    and the pool's scrub service (the role's unit, for this pool) fails and sends a notice."""
     setup = host.run(
         "set -e; mkdir -p /var/lib/zfs-damaged; truncate -s 128M /var/lib/zfs-damaged/disk.img;"
         " zpool create -m /mnt/damaged damaged /var/lib/zfs-damaged/disk.img; zfs set compression=off damaged;"
@@ -115,5 +122,19 @@ def test_scrub_of_a_damaged_pool_reports_the_damaged_file(host):
         assert status["counters"]["cksum"] > 0
         assert status["data_errors"].startswith("Permanent errors")
         assert "/mnt/damaged/photo.heic" in status["status_excerpt"]
+        # The same through systemd: the role's scrub unit, pointed at this pool.
+        unit = "sovereign-zpool-scrub-damaged.service"
+        assert host.run(f"sed s/rpool/damaged/g /etc/systemd/system/sovereign-zpool-scrub-rpool.service"
+                        f" > /etc/systemd/system/{unit} && systemctl daemon-reload").rc == 0
+        assert host.run(f"systemctl start {unit}").rc != 0, "a damaged pool must fail the scrub service"
+        by_unit = json.loads(host.file("/var/lib/sovereign-cloud/zfs/scrub-damaged.json").content_string)
+        assert by_unit["result"] == "errors"
+        notice = (f"for i in $(seq 50); do journalctl -u sovereign-notify@{unit}.service -o cat -p err --no-pager"
+                  f" | grep -qF '{unit} failed on' && exit 0; sleep 0.2; done; exit 1")
+        assert host.run(notice).rc == 0, "the scrub's OnFailure= did not send a notice"
     finally:
-        host.run("zpool destroy -f damaged; rm -rf /var/lib/zfs-damaged /tmp/scrub-damaged.json")
+        host.run("systemctl reset-failed sovereign-zpool-scrub-damaged.service"
+                 " sovereign-notify@sovereign-zpool-scrub-damaged.service.service;"
+                 " rm -f /etc/systemd/system/sovereign-zpool-scrub-damaged.service; systemctl daemon-reload;"
+                 " zpool destroy -f damaged; rm -rf /var/lib/zfs-damaged /tmp/scrub-damaged.json"
+                 " /var/lib/sovereign-cloud/zfs/scrub-damaged.json")

@@ -8,6 +8,9 @@ Always logs an error to the journal (with the unit's last log lines). When the c
 /bin/sh with SOVEREIGN_UNIT, SOVEREIGN_HOST and SOVEREIGN_MESSAGE in its environment, and POSTs
 ``{"text", "unit", "host", "log"}`` as JSON to ``url``. A failing command or URL is logged and
 makes this unit fail too, so it shows in ``systemctl --failed``.
+
+The base role installs it with the unit and writes the config from base_notify_command and
+base_notify_url; every sovereign.cloud service names it in ``OnFailure=sovereign-notify@%n.service``.
 """
 
 from __future__ import annotations
