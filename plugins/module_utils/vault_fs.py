@@ -18,6 +18,13 @@ a crash between publish and catalog), different content fails that asset loudly 
 stay as they are. A crash at any step leaves at most a ``.partial-*`` file, which the next run
 removes; never a partial file under a final name.
 
+Derived files (sidecars, and the JSON status files that the host scripts of restic_backup,
+zfs_datasets and photo_vault write for reports: :func:`write_json`) are replaced with
+:func:`replace_bytes`: temp file in the same directory, ``fsync``, ``rename`` over the old file,
+``fsync`` of the directory. A reader sees the old file or the new one, never a mix. This module
+is standard library only and imports nothing from the collection, so those roles copy it next to
+their scripts as it is.
+
 Sources are only ever opened ``O_RDONLY`` (plus ``O_NOATIME`` where permitted and ``O_NONBLOCK``
 so that a FIFO swapped in after the scan cannot hang a worker).
 """
@@ -28,6 +35,7 @@ import errno
 import fcntl
 import hashlib
 import io
+import json
 import os
 import stat
 import time
@@ -278,6 +286,27 @@ def replace_bytes(final_path: str, data: bytes, mode: int = 0o644, sync_dir: boo
         raise
     if sync_dir:
         fsync_dir(os.path.dirname(final_path))
+
+
+def write_json(path: str, payload, mode: int = 0o644) -> str:
+    """Atomically replace (or create) the JSON file ``path`` with ``payload`` (indented, sorted
+    keys; values JSON cannot hold are written as strings), creating its directory. The payload is
+    encoded before anything is written, so a payload that cannot be encoded leaves the old file as
+    it was. Returns the absolute path."""
+    path = os.path.abspath(path)
+    data = (json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n").encode("utf-8")
+    ensure_dir(os.path.dirname(path))
+    replace_bytes(path, data, mode=mode)
+    return path
+
+
+def read_json(path: str, default=None):
+    """The JSON document in ``path``, or ``default`` when it is missing, unreadable or not JSON."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return default
 
 
 def _unlink_quietly(path: str) -> None:

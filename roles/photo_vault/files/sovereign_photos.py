@@ -31,7 +31,6 @@ import json
 import os
 import socket
 import sys
-import tempfile
 import time
 
 DEFAULT_CONFIG = "/etc/sovereign/photo-vault.yml"
@@ -190,30 +189,10 @@ class Log:
 
 
 def write_state(state_dir: str | None, command: str, state: dict) -> str | None:
-    """Atomically replace ``<state_dir>/<command>.json`` (temp file in the same directory, fsync, rename)."""
+    """Atomically replace ``<state_dir>/<command>.json`` (the engine's ``vault_fs.write_json``)."""
     if not state_dir:
         return None
-    os.makedirs(state_dir, exist_ok=True)
-    path = os.path.join(state_dir, f"{command}.json")
-    fd, tmp = tempfile.mkstemp(prefix=f".{command}.", suffix=".tmp", dir=state_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(state, handle, indent=2, sort_keys=True, default=str)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(state_dir, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return path
+    return engine("vault_fs").write_json(os.path.join(state_dir, f"{command}.json"), state)
 
 
 def utc_now() -> str:
@@ -484,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
                  "message": message, "result": result}
         try:
             write_state(config.get("state_dir"), args.command, state)
-        except OSError as exc:
+        except (OSError, engine("vault_fs").VaultWriteError) as exc:
             log.error(f"could not write the status file in {config.get('state_dir')}: {exc}")
             code = code or EXIT_PROBLEM
     return code

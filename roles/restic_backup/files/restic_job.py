@@ -9,7 +9,9 @@ Run with python3 (the units do: ``/usr/bin/python3 /usr/local/lib/sovereign/rest
   restic_job.py check CHECK.json     check --read-data-subset
   restic_job.py restic ENV_FILE ARGS run restic with a repository's env file (sovereign-restic uses it)
 
-Every run writes its result as JSON (the ``state_file`` of its config) for reports, and exits
+The role installs the collection's ``restic.py`` and ``vault_fs.py`` next to this file as
+``sovereign_restic.py`` and ``sovereign_vault_fs.py``. Every run writes its result as JSON (the
+``state_file`` of its config, replaced atomically by ``vault_fs.write_json``) for reports, and exits
 non-zero on failure so that the systemd unit's OnFailure= notification fires:
 0 ok, 1 failed, 3 backup incomplete (some files could not be read; nothing was forgotten).
 """
@@ -21,11 +23,11 @@ import json
 import os
 import socket
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sovereign_restic as restic  # noqa: E402  pylint: disable=wrong-import-position,import-error
+import sovereign_vault_fs as vault_fs  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 LOCK_POLL_S = 5
 
@@ -36,38 +38,6 @@ def utc_now() -> str:
 
 def log(message: str) -> None:
     print(message, flush=True)
-
-
-def write_state(path: str, state: dict) -> None:
-    """Atomically replace ``path`` (temp file in the same directory, fsync, rename)."""
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(state, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def read_state(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return {}
 
 
 class RepositoryLock:
@@ -162,7 +132,7 @@ def run_backup(cfg: dict) -> int:
         "status": "failed", "phase": "setup", "rc": None, "snapshot_id": None, "errors": [], "warnings": [],
         "unreadable": [], "forget": None, "pruned": False,
     }
-    previous = read_state(cfg["state_file"])
+    previous = vault_fs.read_json(cfg["state_file"], {})
     for key in ("last_success_at", "last_success_snapshot"):
         state[key] = previous.get(key)
     t0 = time.monotonic()
@@ -223,7 +193,7 @@ def run_backup(cfg: dict) -> int:
     finally:
         state["finished_at"] = utc_now()
         state["duration_s"] = round(time.monotonic() - t0, 3)
-        write_state(cfg["state_file"], state)
+        vault_fs.write_json(cfg["state_file"], state)
         log(summarise(state))
         for error in state["errors"]:
             print(f"error: {error}", file=sys.stderr, flush=True)
@@ -247,7 +217,7 @@ def summarise(state: dict) -> str:
 def run_check(cfg: dict) -> int:
     state = {"kind": "check", "repository": cfg.get("repository", ""), "subset": cfg.get("subset", "5%"),
              "started_at": utc_now(), "finished_at": None, "status": "failed", "rc": None, "errors": []}
-    previous = read_state(cfg["state_file"])
+    previous = vault_fs.read_json(cfg["state_file"], {})
     state["last_success_at"] = previous.get("last_success_at")
     t0 = time.monotonic()
     code = 1
@@ -278,7 +248,7 @@ def run_check(cfg: dict) -> int:
     finally:
         state["finished_at"] = utc_now()
         state["duration_s"] = round(time.monotonic() - t0, 3)
-        write_state(cfg["state_file"], state)
+        vault_fs.write_json(cfg["state_file"], state)
         log(f"check {state['repository']} ({state['subset']}): {state['status']}")
         for error in state["errors"]:
             print(f"error: {error}", file=sys.stderr, flush=True)

@@ -12,8 +12,10 @@ It works with OpenZFS (Proxmox, Debian's zfsutils-linux) and with zfs-fuse 0.7, 
 (OpenZFS) and its older ``scrub:`` line (zfs-fuse). A scrub already running (for example the one
 Debian's zfsutils-linux cron starts on the second Sunday) is waited for, not restarted.
 
-The status file is replaced atomically (temporary file in the same directory, fsync, rename):
-a report never reads half a file. It says ``"result": "running"`` while the scrub runs.
+The status file is replaced atomically (temporary file in the same directory, fsync, rename) by
+the collection's ``vault_fs.write_json``, which the role installs next to this script as
+``sovereign_vault_fs.py``: a report never reads half a file. It says ``"result": "running"``
+while the scrub runs.
 Exit status: 0 when the scrub finished clean, 1 otherwise (errors found, pool not healthy,
 scrub canceled or could not start), so systemd marks the run failed and ``OnFailure=`` fires.
 """
@@ -21,16 +23,17 @@ scrub canceled or could not start), so systemd marks the run failed and ``OnFail
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sovereign_vault_fs as vault_fs  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 SCHEMA_VERSION = 1
 EXCERPT_LIMIT = 4000
@@ -124,29 +127,6 @@ def verdict(info: dict) -> str:
     return "ok"
 
 
-def write_json_atomically(path: str, payload: dict) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".scrub-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 class Zpool:
     def __init__(self, binary: str):
         self.binary = binary
@@ -181,7 +161,7 @@ def scrub(zpool: Zpool, pool: str, status_file: str, interval: float, sleep=time
         started = datetime.strptime(record["started"], "%Y-%m-%dT%H:%M:%SZ")
         finished = datetime.strptime(record["finished"], "%Y-%m-%dT%H:%M:%SZ")
         record["duration_seconds"] = int((finished - started).total_seconds())
-        write_json_atomically(status_file, record)
+        vault_fs.write_json(status_file, record)
         print(f"zpool scrub {pool}: {result}" + (f" ({message})" if message else ""))
         return 0 if result == "ok" else 1
 
@@ -200,7 +180,7 @@ def scrub(zpool: Zpool, pool: str, status_file: str, interval: float, sleep=time
             else:
                 return finish("failed", f"zpool scrub {pool} failed: {(started.stderr or started.stdout).strip()}",
                               parse_status(again.stdout, pool), again.stdout)
-    write_json_atomically(status_file, dict(record, state=None, scan=None))
+    vault_fs.write_json(status_file, dict(record, state=None, scan=None))
     while True:
         current = zpool.status(pool)
         if current.returncode != 0:
@@ -225,7 +205,7 @@ def main(argv: list | None = None) -> int:
     args = parser.parse_args(argv)
     binary = args.zpool or shutil.which("zpool", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
     if not binary:
-        write_json_atomically(args.status_file, {
+        vault_fs.write_json(args.status_file, {
             "schema": SCHEMA_VERSION, "pool": args.pool, "host": socket.gethostname(), "started": utc_now(),
             "finished": utc_now(), "result": "failed",
             "message": "zpool not found: install ZFS (zfsutils-linux) or fix PATH"})

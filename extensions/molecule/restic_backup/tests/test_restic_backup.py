@@ -95,6 +95,7 @@ def test_a_backup_through_the_systemd_service(host):
     listing = host.check_output(f"sovereign-restic local ls {snap['short_id']}")
     assert "letter-5.pdf" in listing and "draft.tmp" not in listing
     assert host.file(f"{STATE}/documents.json").mode == 0o644
+    assert not [n for n in host.check_output(f"ls -A {STATE}").split() if n.startswith(".")]  # no temp file left
 
 
 # ------------------------------------------------------------------------------ retention

@@ -90,6 +90,8 @@ def test_scrub_status_is_json_a_report_can_read(host, scrub_status):
     status = host.file(STATUS)
     assert status.user == "root"
     assert status.mode == 0o644
+    status_dir = STATUS.rsplit("/", 1)[0]
+    assert not [n for n in host.check_output(f"ls -A {status_dir}").split() if n.startswith(".")]  # no temp file left
     assert host.check_output("systemctl show -P Result sovereign-zpool-scrub-rpool.service") == "success"
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import errno
 import hashlib
+import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -139,6 +142,119 @@ def test_ensure_dir_creates_every_level(tmp_path):
     (tmp_path / "file").write_bytes(b"")
     with pytest.raises((vault_fs.VaultWriteError, OSError)):
         vault_fs.ensure_dir(str(tmp_path / "file" / "sub"))
+
+
+# ------------------------------------------------------------------------------------ status files
+# write_json is the one atomic JSON writer of the host scripts (restic_job.py, zpool-scrub-status,
+# sovereign-photos); restic_backup and zfs_datasets copy vault_fs.py next to their script as
+# sovereign_vault_fs.py, so these tests also run it from such a flat copy.
+
+def flat_copy(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    shutil.copy(vault_fs.__file__, lib / "sovereign_vault_fs.py")
+    return lib
+
+
+def run_flat(lib, code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` with ``sovereign_vault_fs`` imported as a host script does: isolated mode, no
+    site-packages, nothing of the collection on the path, the script's directory first."""
+    script = f"import sys\nsys.path.insert(0, {str(lib)!r})\nimport sovereign_vault_fs as vault_fs\n" + code
+    return subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, check=False)
+
+
+def test_write_json_creates_the_directory_and_sets_the_mode_whatever_the_umask(tmp_path):
+    status = tmp_path / "state" / "zfs" / "scrub-rpool.json"
+    old_umask = os.umask(0o077)
+    try:
+        written = vault_fs.write_json(str(status), {"result": "ok", "when": datetime.date(2026, 12, 1), "b": 1, "a": 2})
+        private = vault_fs.write_json(str(tmp_path / "state" / "private.json"), {"x": 1}, mode=0o600)
+    finally:
+        os.umask(old_umask)
+    assert written == str(status)
+    assert status.read_text() == '{\n  "a": 2,\n  "b": 1,\n  "result": "ok",\n  "when": "2026-12-01"\n}\n'
+    assert stat.S_IMODE(status.stat().st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(private).st_mode) == 0o600
+    assert sorted(p.name for p in status.parent.iterdir()) == ["scrub-rpool.json"]
+
+
+def test_write_json_refuses_a_directory_path_that_is_a_file(tmp_path):
+    (tmp_path / "state").write_text("not a directory")
+    with pytest.raises((vault_fs.VaultWriteError, OSError), match="state"):
+        vault_fs.write_json(str(tmp_path / "state" / "x.json"), {})
+
+
+def test_a_writer_killed_before_the_rename_leaves_the_old_status_file_whole(tmp_path):
+    """SIGKILL after the new content is written and synced, before the rename (a host script run
+    from a flat copy): the final name still holds the old document, byte for byte; the new
+    content only ever sits under a hidden partial name, and the next write replaces the file."""
+    status = tmp_path / "state" / "backup.json"
+    vault_fs.write_json(str(status), {"status": "ok", "run": 1})
+    before = status.read_bytes()
+    lib = flat_copy(tmp_path)
+    proc = run_flat(lib, textwrap.dedent(f"""
+        import os, signal
+        os.replace = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
+        vault_fs.write_json({str(status)!r}, {{"status": "failed", "run": 2, "pad": "x" * 100000}})
+    """))
+    assert proc.returncode == -9, proc.stderr
+    assert status.read_bytes() == before
+    assert json.loads(status.read_text()) == {"status": "ok", "run": 1}
+    others = [p.name for p in status.parent.iterdir() if p.name != "backup.json"]
+    assert len(others) == 1 and others[0].startswith(".backup.json" + vault_fs.PARTIAL_MARK)
+    proc = run_flat(lib, f"vault_fs.write_json({str(status)!r}, {{'status': 'ok', 'run': 3}})\n")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(status.read_text()) == {"status": "ok", "run": 3}
+
+
+@pytest.mark.parametrize("failure", ["rename", "fsync", "encode"])
+def test_a_failed_status_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, monkeypatch, failure):
+    status = tmp_path / "verify.json"
+    vault_fs.write_json(str(status), {"status": "ok"})
+    payload = {"status": "problem"}
+    if failure == "rename":
+        monkeypatch.setattr(vault_fs.os, "replace", lambda *a: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
+    elif failure == "fsync":
+        monkeypatch.setattr(vault_fs.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
+    else:
+        payload["self"] = payload  # a cycle: JSON cannot encode it
+    with pytest.raises((OSError, ValueError)):
+        vault_fs.write_json(str(status), payload)
+    monkeypatch.undo()
+    assert json.loads(status.read_text()) == {"status": "ok"}
+    assert [p.name for p in tmp_path.iterdir()] == ["verify.json"]
+
+
+def test_a_reader_never_sees_half_a_status_file(tmp_path):
+    """A report reading while a host script rewrites the file gets one whole version or another."""
+    status = tmp_path / "thumbnails.json"
+    vault_fs.write_json(str(status), {"run": 0, "pad": "y" * 200_000})
+    writer = subprocess.Popen([sys.executable, "-I", "-S", "-c", textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(flat_copy(tmp_path))!r})
+        import sovereign_vault_fs as vault_fs
+        for run in range(1, 201):
+            vault_fs.write_json({str(status)!r}, {{"run": run, "pad": "y" * 200_000}})
+    """)])
+    seen = set()
+    try:
+        while writer.poll() is None:
+            document = json.loads(status.read_text())
+            assert len(document["pad"]) == 200_000
+            seen.add(document["run"])
+    finally:
+        writer.wait(timeout=60)
+    assert writer.returncode == 0
+    assert json.loads(status.read_text())["run"] == 200 and len(seen) > 1
+
+
+def test_read_json_falls_back_to_the_default(tmp_path):
+    status = tmp_path / "job.json"
+    assert vault_fs.read_json(str(status), {}) == {}
+    status.write_text('{"status": "ok"')  # cut short (written by something else than write_json)
+    assert vault_fs.read_json(str(status), {"status": None}) == {"status": None}
+    vault_fs.write_json(str(status), {"status": "ok"})
+    assert vault_fs.read_json(str(status), {}) == {"status": "ok"}
 
 
 # ------------------------------------------------------------------------------------ lock
