@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-python_version=${SANITY_PYTHON:-3.12}
+# The venv's own Python (first on PATH under make): ansible-test finds python<version> in .venv/bin.
+# A fixed version would pick a pyenv shim that fails when that version is not pyenv's global one.
+python_version=${SANITY_PYTHON:-$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')}
 
 # Keep ansible-test's venv cache and the pip shim out of the user's home.
 export HOME="$root/.cache/ansible-test-home"
