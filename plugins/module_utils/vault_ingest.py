@@ -44,6 +44,7 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.vault_media import
     live_photo_key, parse_icloudpd_name, parse_source_sidecar, resolve_capture_date, sniff)
 from ansible_collections.sovereign.cloud.plugins.module_utils.vault_xmp import (
     VaultSidecar, XmpError, read_sidecar, render_sidecar, update_sidecar)
+from ansible_collections.sovereign.cloud.plugins.module_utils.vault_text import human_bytes
 
 
 def thumbnail_engine():
@@ -1034,7 +1035,7 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
         counts = self.counts
         elapsed = time.monotonic() - self.t0
         verb = "would ingest" if self.cfg.check else "ingested"
-        parts = [f"{verb} {counts['ingested']} new photo(s)/video(s) ({_human(counts['bytes_ingested'])})",
+        parts = [f"{verb} {counts['ingested']} new photo(s)/video(s) ({human_bytes(counts['bytes_ingested'])})",
                  f"{counts['duplicates']} duplicate path(s)", f"{counts['unchanged']} unchanged"]
         if counts["skipped"]:
             parts.append(f"{counts['skipped']} skipped")
@@ -1224,15 +1225,6 @@ class _Progress:  # pylint: disable=too-few-public-methods
     def finish(self) -> None:
         if self.callback:
             self._emit()
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
 
 
 def run_ingest(config: IngestConfig) -> dict:

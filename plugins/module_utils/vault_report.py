@@ -18,6 +18,7 @@ import json
 import os
 
 from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import Catalog, CatalogError
+from ansible_collections.sovereign.cloud.plugins.module_utils.vault_text import human_bytes
 
 UNKNOWN = "unknown"
 
@@ -129,13 +130,6 @@ def _thumbnail_counts(cat: Catalog, assets: int, thumbs_root: str | None) -> dic
     return out
 
 
-def _human(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
-        if value < 1000 or unit == "PB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"  # pragma: no cover
 
 
 def _count(n: int, noun: str) -> str:
@@ -145,7 +139,7 @@ def _count(n: int, noun: str) -> str:
 def summarise(report: dict) -> str:
     """One line for the end-of-run summary."""
     text = (f"{_count(report['assets'], 'asset')} ({_count(report['images'], 'photo')}, "
-            f"{_count(report['videos'], 'video')}, {_human(report['bytes'])})")
+            f"{_count(report['videos'], 'video')}, {human_bytes(report['bytes'])})")
     if report["taken_range"]["first"]:
         text += f" from {report['taken_range']['first'][:4]} to {report['taken_range']['last'][:4]}"
     text += f", {_count(report['live_pairs'], 'live photo')}, {report['rejected']} rejected"

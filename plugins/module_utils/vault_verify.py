@@ -34,6 +34,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import Catalog, CatalogError
+from ansible_collections.sovereign.cloud.plugins.module_utils.vault_text import human_bytes, human_duration
 
 ORIGINALS = "originals"
 DEFAULT_THUMBS = "thumbs"
@@ -95,7 +96,7 @@ class VerifyReport:
         what = "every original" if self.mode == "full" else "a sample"
         rate = f"{self.mb_per_s:.0f}" if self.mb_per_s >= 10 else f"{self.mb_per_s:.1f}"
         head = (f"verified {self.checked} of {self.total_assets} originals ({what}, "
-                f"{_human(self.checked_bytes)} at {rate} MB/s)")
+                f"{human_bytes(self.checked_bytes)} at {rate} MB/s)")
         problems = [f"{len(items)} {label}" for items, label in (
             (self.corrupt, "corrupt"), (self.missing, "missing"), (self.unreadable, "unreadable"),
             (self.unknown, "unknown files in originals/"), (self.missing_sidecars, "missing sidecars"),
@@ -126,12 +127,6 @@ class VerifyReport:
         }
 
 
-def _human(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"  # pragma: no cover
 
 
 class ProgressLog:
@@ -153,23 +148,16 @@ class ProgressLog:
         if bytes_total is None:  # counted in files (thumbnails)
             rate = done / elapsed
             eta = (total - done) / rate if rate > 0 else 0.0
-            line = f"{self.label}: {done}/{total} files, {rate:.1f} files/s, ETA {_duration(eta)}"
+            line = f"{self.label}: {done}/{total} files, {rate:.1f} files/s, ETA {human_duration(eta)}"
         else:
             rate = (bytes_done or 0) / elapsed
             eta = (bytes_total - (bytes_done or 0)) / rate if rate > 0 else 0.0
-            line = (f"{self.label}: {done}/{total} files, {_human(bytes_done or 0)} of {_human(bytes_total)}, "
-                    f"{rate / 1e6:.0f} MB/s, ETA {_duration(eta)}")
+            line = (f"{self.label}: {done}/{total} files, {human_bytes(bytes_done or 0)} of {human_bytes(bytes_total)}, "
+                    f"{rate / 1e6:.0f} MB/s, ETA {human_duration(eta)}")
         self.stream.write(line + "\n")
         self.stream.flush()
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(seconds + 0.5)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 # ---------------------------------------------------------------------------------------- hashing

@@ -100,23 +100,6 @@ def drop_privileges(config: dict) -> None:
 
 
 # ---------------------------------------------------------------------------------------- output
-def _duration(seconds: float) -> str:
-    seconds = int(seconds + 0.5)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"  # pragma: no cover
-
-
 class Progress:
     """Progress of a long run: a bar redrawn in place on a terminal, else a log line every
     ``interval`` seconds (one journal line each when run by a timer)."""
@@ -126,6 +109,7 @@ class Progress:
         self.started = time.monotonic()
         self.last = 0.0
         self.drawn = False
+        self.text = engine("vault_text")  # human_bytes, human_duration
 
     def update(self, done: int, total: int, bytes_done: int | None = None, bytes_total: int | None = None,
                mb_per_s: float | None = None, eta_s: float | None = None) -> None:
@@ -141,13 +125,16 @@ class Progress:
             if eta_s is None:
                 rate = (bytes_done or 0) / elapsed
                 eta_s = (bytes_total - (bytes_done or 0)) / rate if rate > 0 else None
-            speed = f"{_human(bytes_done or 0)}/{_human(bytes_total)}, {mb_per_s:.1f} MB/s"
+            speed = f"{self.text.human_bytes(bytes_done or 0)}/{self.text.human_bytes(bytes_total)}, {mb_per_s:.1f} MB/s"
         else:
             rate = done / elapsed
             if eta_s is None:
                 eta_s = (total - done) / rate if rate > 0 else None
             speed = f"{rate:.1f} files/s"
-        eta = "ETA " + (_duration(eta_s) if eta_s is not None and not finished else ("done" if finished else "?"))
+        if finished:
+            eta = "ETA done"
+        else:
+            eta = "ETA " + (self.text.human_duration(eta_s) if eta_s is not None else "?")
         if self.tty:
             filled = int(BAR_WIDTH * done / total) if total else BAR_WIDTH
             meter = "#" * filled + "-" * (BAR_WIDTH - filled)
