@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run `molecule test` for each scenario given, report each result, fail if any failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 # shellcheck source=scripts/podman/env.sh
 . scripts/podman/env.sh
 [ $# -gt 0 ] || { echo "usage: $0 SCENARIO..." >&2; exit 2; }

@@ -19,8 +19,9 @@ step "unit tests"        pytest tests/unit
 step "ansible-test sanity" scripts/sanity.sh
 step "ansible-lint"      ansible-lint --profile production
 step "podman image"      scripts/podman/build-image.sh
-# shellcheck disable=SC2046
-step "molecule"          scripts/molecule.sh $(ls -d extensions/molecule/*/molecule.yml | xargs -n1 dirname | xargs -n1 basename | sort)
+scenarios=()
+for f in extensions/molecule/*/molecule.yml; do d=${f%/molecule.yml}; scenarios+=("${d##*/}"); done
+step "molecule"          scripts/molecule.sh "${scenarios[@]}"
 step "integration tests" pytest tests/integration
 echo
 echo "make test: all layers passed in $(( $(date +%s) - t0 )) s"

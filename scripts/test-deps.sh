@@ -14,6 +14,7 @@ wanted=(
   "postgresql:/usr/lib/postgresql"
   "smbclient:smbclient"
   "rsync:rsync"
+  "shellcheck:shellcheck"
 )
 
 missing=()

@@ -212,10 +212,16 @@ def test_a_failed_status_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_pa
     status = tmp_path / "verify.json"
     vault_fs.write_json(str(status), {"status": "ok"})
     payload = {"status": "problem"}
+
+    def fail(code, message):
+        def raiser(*args):
+            raise OSError(code, message)
+        return raiser
+
     if failure == "rename":
-        monkeypatch.setattr(vault_fs.os, "replace", lambda *a: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
+        monkeypatch.setattr(vault_fs.os, "replace", fail(errno.EIO, "I/O error"))
     elif failure == "fsync":
-        monkeypatch.setattr(vault_fs.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
+        monkeypatch.setattr(vault_fs.os, "fsync", fail(errno.ENOSPC, "full"))
     else:
         payload["self"] = payload  # a cycle: JSON cannot encode it
     with pytest.raises((OSError, ValueError)):
