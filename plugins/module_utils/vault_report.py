@@ -130,8 +130,6 @@ def _thumbnail_counts(cat: Catalog, assets: int, thumbs_root: str | None) -> dic
     return out
 
 
-
-
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 

@@ -127,8 +127,6 @@ class VerifyReport:
         }
 
 
-
-
 class ProgressLog:
     """A ``progress`` callback for long runs: one line every ``interval`` seconds on ``stream``
     (a journal when run from a systemd timer), with files done/total, MB/s (or files/s when no
@@ -156,8 +154,6 @@ class ProgressLog:
                     f"{rate / 1e6:.0f} MB/s, ETA {human_duration(eta)}")
         self.stream.write(line + "\n")
         self.stream.flush()
-
-
 
 
 # ---------------------------------------------------------------------------------------- hashing
