@@ -151,24 +151,7 @@ def publish_bytes(final_path: str, data: bytes, sha256: str, verify: bool = True
     :class:`ExistingMismatch` or :class:`VaultWriteError`. ``sync_dir=False`` leaves the
     directory fsync to the caller, who must do it before recording the file anywhere (ingest
     syncs each directory once per catalog batch)."""
-    if os.path.lexists(final_path):
-        return _adopt(final_path, sha256)
-    temp = _temp_name(final_path)
-    fd = _open_temp(temp)
-    try:
-        try:
-            _write_all(fd, data)
-            _finish_temp(fd, mode, mtime_ns)
-        finally:
-            os.close(fd)
-        if fault:
-            fault("partial-written")
-        if verify:
-            _verify_temp(temp, sha256, final_path)
-        return _link_into_place(temp, final_path, sha256, fault, sync_dir)
-    except BaseException:
-        _unlink_quietly(temp)
-        raise
+    return _publish(final_path, lambda fd: _write_all(fd, data), sha256, verify, mode, mtime_ns, fault, sync_dir)
 
 
 def publish_stream(final_path: str, source_fd: int, size: int, sha256: str, verify: bool = True,
@@ -176,25 +159,36 @@ def publish_stream(final_path: str, source_fd: int, size: int, sha256: str, veri
     """Copy ``size`` bytes from ``source_fd`` (read with pread from offset 0) to ``final_path``,
     hashing as it copies; the copy must hash to ``sha256`` (the caller's earlier hash pass), so a
     source that changed between the passes is refused. Never holds more than 1 MiB."""
+    def copy(fd: int) -> None:
+        digest = hashlib.sha256()
+        offset = 0
+        while offset < size:
+            chunk = os.pread(source_fd, min(CHUNK, size - offset), offset)
+            if not chunk:
+                raise SourceChanged("the source became shorter while it was copied")
+            digest.update(chunk)
+            _write_all(fd, chunk)
+            offset += len(chunk)
+        if os.pread(source_fd, 1, offset):
+            raise SourceChanged("the source grew while it was copied")
+        if digest.hexdigest() != sha256:
+            raise SourceChanged("the source's content changed between the hash and the copy")
+
+    return _publish(final_path, copy, sha256, verify, mode, mtime_ns, fault, sync_dir)
+
+
+def _publish(final_path: str, write, sha256: str, verify: bool, mode: int, mtime_ns: int | None, fault,
+             sync_dir: bool) -> str:
+    """The one publishing sequence: adopt an identical file already there, else ``write(fd)`` into
+    a fresh temp file beside ``final_path``, fsync it, read it back against ``sha256`` and link it
+    into place. Whatever fails or is interrupted, the temp file is removed."""
     if os.path.lexists(final_path):
         return _adopt(final_path, sha256)
     temp = _temp_name(final_path)
     fd = _open_temp(temp)
     try:
         try:
-            digest = hashlib.sha256()
-            offset = 0
-            while offset < size:
-                chunk = os.pread(source_fd, min(CHUNK, size - offset), offset)
-                if not chunk:
-                    raise SourceChanged("the source became shorter while it was copied")
-                digest.update(chunk)
-                _write_all(fd, chunk)
-                offset += len(chunk)
-            if os.pread(source_fd, 1, offset):
-                raise SourceChanged("the source grew while it was copied")
-            if digest.hexdigest() != sha256:
-                raise SourceChanged("the source's content changed between the hash and the copy")
+            write(fd)
             _finish_temp(fd, mode, mtime_ns)
         finally:
             os.close(fd)
