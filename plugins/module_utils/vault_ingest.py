@@ -44,7 +44,7 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.vault_media import
     live_photo_key, parse_icloudpd_name, parse_source_sidecar, resolve_capture_date, sniff)
 from ansible_collections.sovereign.cloud.plugins.module_utils.vault_xmp import (
     VaultSidecar, XmpError, read_sidecar, render_sidecar, update_sidecar)
-from ansible_collections.sovereign.cloud.plugins.module_utils.vault_text import human_bytes
+from ansible_collections.sovereign.cloud.plugins.module_utils.vault_text import counted, human_bytes
 
 
 def thumbnail_engine():
@@ -1034,18 +1034,20 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
     def _report(self) -> dict:
         counts = self.counts
         elapsed = time.monotonic() - self.t0
-        verb = "would ingest" if self.cfg.check else "ingested"
-        parts = [f"{verb} {counts['ingested']} new photo(s)/video(s) ({human_bytes(counts['bytes_ingested'])})",
-                 f"{counts['duplicates']} duplicate path(s)", f"{counts['unchanged']} unchanged"]
-        if counts["skipped"]:
-            parts.append(f"{counts['skipped']} skipped")
-        if self.rejected:
-            parts.append(f"{len(self.rejected)} rejected")
-        if counts["live_pairs"]:
-            parts.append(f"{counts['live_pairs']} live photo pair(s)")
-        if self.errors:
-            parts.append(f"{len(self.errors)} FAILED")
-        summary = ", ".join(parts) + f" in {elapsed:.1f} s"
+        if counts["ingested"]:
+            verb = "would ingest" if self.cfg.check else "ingested"
+            summary = (f"{verb} {counted(counts['ingested'], 'new photo/video', 'new photos/videos')} "
+                       f"({human_bytes(counts['bytes_ingested'])}) in {elapsed:.1f} s")
+        else:
+            summary = f"nothing new in {elapsed:.1f} s"
+        details = [f"{counts['unchanged']} unchanged" if counts["unchanged"] else "",
+                   counted(counts["duplicates"], "duplicate path") if counts["duplicates"] else "",
+                   counted(counts["live_pairs"], "live photo pair") if counts["live_pairs"] else "",
+                   f"{counts['skipped']} skipped" if counts["skipped"] else "",
+                   f"{len(self.rejected)} rejected" if self.rejected else "",
+                   f"{len(self.errors)} FAILED" if self.errors else ""]
+        if any(details):
+            summary += "; " + ", ".join(d for d in details if d)
         return {
             "changed": self.changed,
             "ingested": counts["ingested"], "duplicates": counts["duplicates"], "unchanged": counts["unchanged"],

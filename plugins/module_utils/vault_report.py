@@ -18,7 +18,7 @@ import json
 import os
 
 from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import Catalog, CatalogError
-from ansible_collections.sovereign.cloud.plugins.module_utils.vault_text import human_bytes
+from ansible_collections.sovereign.cloud.plugins.module_utils.vault_text import counted, human_bytes
 
 UNKNOWN = "unknown"
 
@@ -130,17 +130,13 @@ def _thumbnail_counts(cat: Catalog, assets: int, thumbs_root: str | None) -> dic
     return out
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def summarise(report: dict) -> str:
     """One line for the end-of-run summary."""
-    text = (f"{_count(report['assets'], 'asset')} ({_count(report['images'], 'photo')}, "
-            f"{_count(report['videos'], 'video')}, {human_bytes(report['bytes'])})")
+    text = (f"{counted(report['assets'], 'asset')} ({counted(report['images'], 'photo')}, "
+            f"{counted(report['videos'], 'video')}, {human_bytes(report['bytes'])})")
     if report["taken_range"]["first"]:
         text += f" from {report['taken_range']['first'][:4]} to {report['taken_range']['last'][:4]}"
-    text += f", {_count(report['live_pairs'], 'live photo')}, {report['rejected']} rejected"
+    text += f", {counted(report['live_pairs'], 'live photo')}, {report['rejected']} rejected"
     last = report["last_verification"]
     if last:
         text += (f"; last verification {last['finished_at']} ({last['mode']}, {last['checked']} checked, "

@@ -20,6 +20,11 @@ def human_bytes(n: float) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """``1 photo``, ``2 photos``; ``plural`` where adding an s is wrong."""
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"
+
+
 def human_duration(seconds: float) -> str:
     """``42 s``, ``3 min 05 s``, ``2 h 07 min``."""
     seconds = int(seconds + 0.5)

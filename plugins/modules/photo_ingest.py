@@ -185,7 +185,7 @@ summary:
   description: One line saying what was done.
   returned: always
   type: str
-  sample: "ingested 120 new photo(s)/video(s) (481.2 MB), 8 duplicate path(s), 50000 unchanged, 1 rejected in 9.8 s"
+  sample: "ingested 120 new photos/videos (481.2 MB) in 9.8 s; 50000 unchanged, 8 duplicate paths, 1 rejected"
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -14,6 +14,12 @@ COLLECTIONS = REPO / ".collections"
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
 
+# Ansible's collection loader owns the ``ansible_collections`` package from the first import on, as
+# it does under ansible-playbook; plugin look-ups (the summary callback) then work in any test order.
+from ansible.plugins.loader import init_plugin_loader  # noqa: E402  pylint: disable=wrong-import-position
+
+init_plugin_loader([str(COLLECTIONS)])
+
 # Shared test helpers live in tests/support (importable as ``support.<name>``).
 TESTS = REPO / "tests"
 if str(TESTS) not in sys.path:

@@ -5,11 +5,7 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
-from pathlib import Path
-
-from ansible.plugins.loader import callback_loader, init_plugin_loader
-
-init_plugin_loader([str(Path(__file__).resolve().parents[4] / ".collections")])
+from ansible.plugins.loader import callback_loader
 
 
 class FakeDisplay:

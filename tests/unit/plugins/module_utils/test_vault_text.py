@@ -5,7 +5,7 @@
 
 import pytest
 
-from ansible_collections.sovereign.cloud.plugins.module_utils.vault_text import human_bytes, human_duration
+from ansible_collections.sovereign.cloud.plugins.module_utils.vault_text import counted, human_bytes, human_duration
 
 
 @pytest.mark.parametrize("size, text", [
@@ -21,3 +21,9 @@ def test_sizes_in_decimal_units(size, text):
 ])
 def test_durations(seconds, text):
     assert human_duration(seconds) == text
+
+
+def test_counted_nouns():
+    assert counted(1, "photo") == "1 photo"
+    assert counted(0, "photo") == "0 photos"
+    assert counted(2, "new photo/video", "new photos/videos") == "2 new photos/videos"
