@@ -36,6 +36,11 @@ def nas():
     return testinfra.get_host("podman://sc-syncthing-nas")
 
 
+@pytest.fixture(scope="module")
+def peer():
+    return testinfra.get_host("podman://sc-syncthing-peer")
+
+
 def api(node, path: str):
     """Ask the node's Syncthing, on the node, with the key from its config.xml (as a user would)."""
     return json.loads(node.check_output("python3 -c %s %s %s", API_SCRIPT, f"{HOME}/config.xml", path))
@@ -98,7 +103,7 @@ def test_nas_mirrors_the_laptop_receive_only(laptop, nas):
     folder = api(nas, "/rest/config/folders/photo-vault")
     assert folder["type"] == "receiveonly"
     assert folder["path"] == NAS_MIRROR
-    assert {d["deviceID"] for d in folder["devices"]} == {nas_id, laptop_id}
+    assert {d["deviceID"] for d in folder["devices"]} == {nas_id, laptop_id}  # not the backup node
     assert folder["versioning"]["type"] == "trashcan"
     peer = api(nas, f"/rest/config/devices/{laptop_id}")
     assert (peer["name"], peer["addresses"]) == ("alienware-laptop", ["tcp://sc-syncthing-laptop:22000"])
@@ -164,3 +169,25 @@ def test_laptop_api_reports_the_nas_in_sync(laptop, nas):
     completion = api(laptop, f"/rest/db/completion?folder=photo-vault&device={nas_id}")
     # Completion alone says 100 before any index exchange; the file count proves the index arrived.
     assert completion["completion"] == 100 and completion["globalItems"] >= 3
+
+
+def test_inventory_peers_are_wired_by_their_published_ids(nas, peer):
+    nas_id, peer_id = my_id(nas), my_id(peer)
+    on_nas = api(nas, f"/rest/config/devices/{peer_id}")
+    assert (on_nas["name"], on_nas["addresses"]) == ("family-backup", ["tcp://sc-syncthing-peer:22000"])
+    on_peer = api(peer, f"/rest/config/devices/{nas_id}")
+    assert (on_peer["name"], on_peer["addresses"]) == ("intel-1250p", ["tcp://sc-syncthing-nas:22000"])
+    for node in (nas, peer):
+        folder = api(node, "/rest/config/folders/documents")
+        assert folder["type"] == "sendreceive"
+        assert {d["deviceID"] for d in folder["devices"]} == {nas_id, peer_id}
+
+
+def test_a_document_written_on_the_backup_node_reaches_the_nas(nas, peer):
+    letter = "/srv/documents/letter.pdf"
+    peer.check_output("head -c 200000 /dev/urandom > %s && chown sovereign: %s", letter, letter)
+    expected = sha256_on(peer, letter)
+    deadline = time.monotonic() + 90
+    while sha256_on(nas, letter) != expected:
+        assert time.monotonic() < deadline, "the document did not reach the NAS within 90 s"
+        time.sleep(1)
