@@ -98,6 +98,17 @@ def test_a_backup_through_the_systemd_service(host):
     assert not [n for n in host.check_output(f"ls -A {STATE}").split() if n.startswith(".")]  # no temp file left
 
 
+def test_a_backup_to_the_nas_over_sftp(host):
+    assert host.file("/srv/sftp/restic/config").user == "restic"  # initialised over SFTP as the NAS account
+    assert start(host, "sovereign-restic-documents-nas.service").rc == 0
+    result = state(host, "documents-nas")
+    assert result["status"] == "ok", result
+    snapshots = json.loads(host.check_output("sovereign-restic nas snapshots --json"))
+    assert [s["short_id"] for s in snapshots] == [result["snapshot_id"]]
+    listing = host.check_output(f"sovereign-restic nas ls {snapshots[0]['short_id']}")
+    assert "letter-5.pdf" in listing and "draft.tmp" not in listing
+
+
 # ------------------------------------------------------------------------------ retention
 PAST = (["2026-%02d-%02d" % (m, 15) for m in range(1, 10)]           # monthly, Jan..Sep
         + ["2026-10-%02d" % d for d in (1, 8, 15, 22, 29)]           # weekly in October
