@@ -180,7 +180,7 @@ def publish_stream(final_path: str, source_fd: int, size: int, sha256: str, veri
 def _publish(final_path: str, write, sha256: str, verify: bool, mode: int, mtime_ns: int | None, fault,
              sync_dir: bool) -> str:
     """The one publishing sequence: adopt an identical file already there, else ``write(fd)`` into
-    a fresh temp file beside ``final_path``, fsync it, read it back against ``sha256`` and link it
+    a fresh temp file beside ``final_path``, fsync it, read it back against ``sha256`` (``verify``) and link it
     into place. Whatever fails or is interrupted, the temp file is removed."""
     if os.path.lexists(final_path):
         return _adopt(final_path, sha256)
@@ -428,11 +428,6 @@ def not_utf8(path: str) -> bool:
         return False
     except UnicodeEncodeError:
         return True
-
-
-def ignored_file(name: str) -> bool:
-    lower = name.lower()
-    return lower in IGNORED_NAMES or lower.startswith(IGNORED_PREFIXES) or lower.endswith(IGNORED_SUFFIXES)
 
 
 def ignored_dir(name: str) -> bool:

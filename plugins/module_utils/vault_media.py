@@ -1447,8 +1447,6 @@ def _xmp_coordinate(text: str | None) -> float | None:
 # ---------------------------------------------------------------------------------------------
 # Capture date resolution
 
-DATE_SOURCES = ("exif", "quicktime", "xmp_sidecar", "filename", "mtime")
-
 
 def resolve_capture_date(media: Media | None, name: str, mtime_ns: int,
                          sidecar: SourceSidecar | None = None, now: _dt.datetime | None = None) -> CaptureDate:
