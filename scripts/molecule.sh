@@ -9,7 +9,9 @@ failed=()
 for scenario in "$@"; do
   start=$(date +%s)
   echo "=== molecule test -s $scenario"
-  if molecule test -s "$scenario"; then
+  # One run per scenario at a time on this machine: two checkouts running the same scenario would
+  # fight over the same container names.
+  if flock "/tmp/sovereign-molecule-$scenario.lock" molecule test -s "$scenario"; then
     echo "=== molecule $scenario: passed in $(( $(date +%s) - start )) s"
   else
     echo "=== molecule $scenario: FAILED after $(( $(date +%s) - start )) s"
