@@ -7,7 +7,7 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     # The catalog option of every module that opens the photo vault's catalog
-    # (its argument spec is vault_catalog.CATALOG_ARG_SPEC).
+    # (its argument spec is photo_vault.catalog.CATALOG_ARG_SPEC).
     DOCUMENTATION = r"""
 options:
   catalog:

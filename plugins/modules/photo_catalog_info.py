@@ -184,8 +184,8 @@ summary:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import CATALOG_ARG_SPEC
-from ansible_collections.sovereign.cloud.plugins.module_utils.vault_report import ReportError, catalog_info
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import CATALOG_ARG_SPEC
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.report import ReportError, catalog_info
 
 
 def main() -> None:

@@ -190,8 +190,8 @@ summary:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import CATALOG_ARG_SPEC
-from ansible_collections.sovereign.cloud.plugins.module_utils.vault_ingest import (
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import CATALOG_ARG_SPEC
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.ingest import (
     IngestConfig, IngestError, run_ingest)
 
 MAX_WARNINGS = 1000

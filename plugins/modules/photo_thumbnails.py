@@ -128,8 +128,8 @@ summary:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import CATALOG_ARG_SPEC
-from ansible_collections.sovereign.cloud.plugins.module_utils.vault_thumbnails_run import (
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import CATALOG_ARG_SPEC
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.thumbnails_run import (
     ThumbnailRunError, make_missing_thumbnails)
 
 

@@ -215,8 +215,8 @@ summary:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
-from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import CATALOG_ARG_SPEC
-from ansible_collections.sovereign.cloud.plugins.module_utils.vault_verify import VerifyError, verify_vault
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import CATALOG_ARG_SPEC
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.verify import VerifyError, verify_vault
 
 
 def main() -> None:

@@ -132,8 +132,8 @@ duration_s:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sovereign.cloud.plugins.module_utils import restic
-from ansible_collections.sovereign.cloud.plugins.module_utils.restore_drill import DrillError, run_drill
-from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import CATALOG_ARG_SPEC, redact_dsn
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.restore_drill import DrillError, run_drill
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import CATALOG_ARG_SPEC, redact_dsn
 
 
 def main() -> None:

@@ -29,8 +29,8 @@ for entry in (str(REPO / ".collections"), str(REPO / "tests")):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-from ansible_collections.sovereign.cloud.plugins.module_utils.restore_drill import run_drill  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import Catalog  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.restore_drill import run_drill  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import Catalog  # noqa: E402  pylint: disable=wrong-import-position
 
 FILES = int(os.environ.get("BENCH_DRILL_FILES", "100"))
 FILE_KB = int(os.environ.get("BENCH_DRILL_FILE_KB", "1024"))

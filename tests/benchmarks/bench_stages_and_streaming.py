@@ -23,34 +23,39 @@ from measure import counts, run_module
 
 
 def stages(paths: list[str], workdir: Path) -> dict:
-    from ansible_collections.sovereign.cloud.plugins.module_utils import (  # pylint: disable=import-outside-toplevel
-        vault_fs, vault_ingest, vault_media, vault_xmp)
+    # pylint: disable=import-outside-toplevel
+    from ansible_collections.sovereign.cloud.plugins.module_utils.common import atomic
+    from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault import publish as vault_publish, xmp
+    from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.ingest import worker
+    from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.analyse import analyse
+    from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.dates import mtime_date
+    from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.formats import Reader
     datas = [Path(p).read_bytes() for p in paths]
     out = workdir / "stages"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     counter = iter(range(10 ** 9))
-    engine = vault_ingest.thumbnail_engine()
+    engine = worker.thumbnail_engine()
 
     def publish(data, verify):
-        vault_fs.publish_bytes(str(out / f"{next(counter)}.jpg"), data, hashlib.sha256(data).hexdigest(), verify=verify)
+        vault_publish.publish_bytes(str(out / f"{next(counter)}.jpg"), data, hashlib.sha256(data).hexdigest(), verify=verify)
 
     # The sidecar step renders and writes the XMP of an asset record made beforehand: the analysis
     # and the hash it needs are the steps timed above, not to be counted twice.
     records = {}
     for data in datas:
-        media = vault_media.analyse(vault_media.Reader(data=data), "IMG_0001.JPG")
-        records[id(data)] = vault_ingest._asset_record(  # pylint: disable=protected-access
-            media, media.date or vault_media.mtime_date(0), hashlib.sha256(data).hexdigest(), "", len(data), None, None)
+        media = analyse(Reader(data=data), "IMG_0001.JPG")
+        records[id(data)] = worker._asset_record(  # pylint: disable=protected-access
+            media, media.date or mtime_date(0), hashlib.sha256(data).hexdigest(), "", len(data), None, None)
 
     def sidecar(data):
-        vault_fs.replace_bytes(str(out / f"{next(counter)}.xmp"),
-                               vault_xmp.render_sidecar(vault_ingest.sidecar_for(records[id(data)], ["IMG_0001.JPG"])))
+        atomic.replace_bytes(str(out / f"{next(counter)}.xmp"),
+                             xmp.render_sidecar(worker.sidecar_for(records[id(data)], ["IMG_0001.JPG"])))
 
     steps = {
         "sha256": lambda d: hashlib.sha256(d).hexdigest(),
         "sha1": lambda d: hashlib.sha1(d).hexdigest(),  # nosec: Immich's look-up key
-        "sniff_exif_structure": lambda d: vault_media.analyse(vault_media.Reader(data=d), "IMG.JPG"),
+        "sniff_exif_structure": lambda d: analyse(Reader(data=d), "IMG.JPG"),
         "publish_fsync": lambda d: publish(d, False),
         "publish_fsync_verify": lambda d: publish(d, True),
         "sidecar": sidecar,

@@ -45,7 +45,7 @@ CHUNK = 2  # photos per pool task
 # ---------------------------------------------------------------------------------- workers
 def _init_worker() -> None:
     os.environ["VIPS_CONCURRENCY"] = "1"
-    from ansible_collections.sovereign.cloud.plugins.module_utils import vault_thumbnails  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault import thumbnails as vault_thumbnails  # pylint: disable=import-outside-toplevel
     vault_thumbnails.configure_worker(1)
 
 
@@ -79,7 +79,7 @@ def _vipsthumbnail(paths: list[str], out: str) -> None:
 
 
 def _engine(paths: list[str], out: str, engine: str = "auto") -> None:
-    from ansible_collections.sovereign.cloud.plugins.module_utils import vault_thumbnails  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault import thumbnails as vault_thumbnails  # pylint: disable=import-outside-toplevel
     for path in paths:
         with open(path, "rb") as handle:
             data = handle.read()  # the ingest worker already holds the bytes (it hashed them)

@@ -41,8 +41,9 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO / ".collections") not in sys.path:
     sys.path.insert(0, str(REPO / ".collections"))
 
-from ansible_collections.sovereign.cloud.plugins.module_utils import vault_verify  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import Catalog  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.sovereign.cloud.plugins.module_utils.common import pool  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault import verify as vault_verify  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import Catalog  # noqa: E402  pylint: disable=wrong-import-position
 
 FILES = int(os.environ.get("BENCH_VERIFY_FILES", "256"))
 FILE_MB = float(os.environ.get("BENCH_VERIFY_FILE_MB", "4"))  # a 12 MP JPEG is 3-5 MB
@@ -56,8 +57,8 @@ def _digest(path: str) -> str:
 
 def _plain_pool(paths: list[str], cores: int) -> list[str]:
     """The plain way to hash on every core; like the engine, it starts its processes in the timing."""
-    with multiprocessing.get_context("fork").Pool(cores) as pool:
-        return pool.map(_digest, paths, chunksize=4)
+    with multiprocessing.get_context("fork").Pool(cores) as workers:
+        return workers.map(_digest, paths, chunksize=4)
 
 
 def make_vault(workdir: Path, files: int = FILES, file_mb: float = FILE_MB) -> tuple[Path, list[tuple[str, str, int]]]:
@@ -106,10 +107,10 @@ def best_interleaved(contenders: dict, repeats: int = REPEATS) -> tuple[dict[str
 def worker_rss(path: str | None) -> float:
     """Peak RSS (MB) of a fresh worker process that hashes ``path`` with the engine (None: nothing)."""
     context = multiprocessing.get_context("fork")
-    with context.Pool(1, initializer=vault_verify._worker_init) as pool:  # pylint: disable=protected-access
+    with context.Pool(1) as workers:
         if path:
-            pool.apply(vault_verify.check_batch, ([("0" * 64, path, 0)], False))
-        return pool.apply(_own_peak_rss)
+            workers.apply(vault_verify.check_batch, ([("0" * 64, path, 0)], False))
+        return workers.apply(_own_peak_rss)
 
 
 def _own_peak_rss() -> float:
@@ -118,14 +119,14 @@ def _own_peak_rss() -> float:
 
 def run(workdir: Path, files: int = FILES, file_mb: float = FILE_MB, repeats: int = REPEATS,
         big_mb: int = 2048) -> dict:
-    cores = vault_verify.default_workers()
+    cores = pool.default_workers()
     vault, items = make_vault(Path(workdir), files, file_mb)
     total_mb = sum(size for _s, _p, size in items) / 1e6
     paths = [path for _s, path, _n in items]
     for path in paths:  # into the page cache
         _digest(path)
 
-    start_method = vault_verify.pool_context().get_start_method()
+    start_method = pool.pool_context().get_start_method()
     load = round(os.getloadavg()[0], 2)
     times, cpu = best_interleaved({
         "one_core": lambda: [_digest(p) for p in paths],

@@ -46,7 +46,7 @@ import bench_restore_drill  # noqa: E402  pylint: disable=wrong-import-position
 import bench_stages_and_streaming  # noqa: E402  pylint: disable=wrong-import-position
 import bench_thumbnails  # noqa: E402  pylint: disable=wrong-import-position
 import corpus  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.sovereign.cloud.plugins.module_utils import vault_thumbnails  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault import thumbnails as vault_thumbnails  # noqa: E402  pylint: disable=wrong-import-position
 
 RESULTS = HERE / "results"
 SECTIONS = ("thumbnails", "pipeline", "rescan", "stages", "streaming", "verify", "drill")

@@ -11,7 +11,7 @@ import hashlib
 import io
 from pathlib import Path
 
-from ansible_collections.sovereign.cloud.plugins.module_utils.vault_media import FORMATS as MEDIA_FORMATS
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.formats import FORMATS as MEDIA_FORMATS
 
 XMP = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/">

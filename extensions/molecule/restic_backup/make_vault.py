@@ -14,7 +14,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / ".collections"))
 
-from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import Catalog  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import Catalog  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def main(vault: Path) -> None:

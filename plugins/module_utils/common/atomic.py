@@ -15,8 +15,10 @@ from __future__ import annotations
 import errno
 import json
 import os
+import threading
 
 PARTIAL_MARK = ".partial-"
+WRITE_SLICE = 8 << 20
 
 
 class AtomicWriteError(OSError):
@@ -52,15 +54,28 @@ def ensure_dir(path: str, mode: int = 0o755) -> None:
 
 
 def temp_name(final_path: str) -> str:
-    """The hidden temp name next to ``final_path`` (``.<name>.partial-<pid>``)."""
+    """The hidden temp name next to ``final_path``: ``.<name>.partial-<pid>``, plus ``-<thread>``
+    outside the main thread, so two writers never share one."""
     directory, name = os.path.split(final_path)
-    return os.path.join(directory, f".{name}{PARTIAL_MARK}{os.getpid()}")
+    thread = "" if threading.current_thread() is threading.main_thread() else f"-{threading.get_ident()}"
+    return os.path.join(directory, f".{name}{PARTIAL_MARK}{os.getpid()}{thread}")
 
 
-def _write_all(fd: int, data) -> None:
+def open_temp(temp: str, mode: int = 0o600) -> int:
+    """Create ``temp`` exclusively; a stale one (a crashed writer whose pid we reuse) is replaced."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    try:
+        return os.open(temp, flags, mode)
+    except FileExistsError:
+        os.unlink(temp)
+        return os.open(temp, flags, mode)
+
+
+def write_all(fd: int, data) -> None:
+    """Write all of ``data`` (bytes or a memoryview), in slices of at most 8 MiB."""
     view = memoryview(data)
     while view:
-        written = os.write(fd, view)
+        written = os.write(fd, view[:WRITE_SLICE])
         view = view[written:]
 
 
@@ -71,25 +86,29 @@ def unlink_quietly(path: str) -> None:
         pass
 
 
-def replace_bytes(final_path: str, data: bytes, mode: int = 0o644, sync_dir: bool = True) -> None:
+def replace_bytes(final_path: str, data: bytes, mode: int | None = 0o644, sync_dir: bool = True,
+                  durable: bool = True) -> None:
     """Atomically replace (or create) ``final_path`` with ``data``; the file gets ``mode`` before
-    it becomes visible (0600 for anything holding a secret). ``sync_dir=False`` leaves the
-    directory fsync to a caller that writes many files into one directory."""
+    it becomes visible (0600 for anything holding a secret; None: 0666 less the umask).
+    ``sync_dir=False`` leaves the directory fsync to a caller that writes many files into one
+    directory. ``durable=False`` skips both fsyncs, for files that can be made again (thumbnails):
+    a reader still never sees half a file, a power cut may leave the old one."""
     temp = temp_name(final_path)
     try:
-        unlink_quietly(temp)  # a stale temp of a crashed writer with our pid
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+        fd = open_temp(temp, 0o600 if mode is not None else 0o666)
         try:
-            _write_all(fd, data)
-            os.fchmod(fd, mode)
-            os.fsync(fd)
+            write_all(fd, data)
+            if mode is not None:
+                os.fchmod(fd, mode)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(temp, final_path)
     except BaseException:
         unlink_quietly(temp)
         raise
-    if sync_dir:
+    if sync_dir and durable:
         fsync_dir(os.path.dirname(final_path))
 
 

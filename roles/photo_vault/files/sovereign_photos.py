@@ -9,16 +9,17 @@
   sovereign-photos info [--json]                              what the vault holds
 
 It reads the role's configuration file (``--config``, default $SOVEREIGN_PHOTOS_CONFIG or
-/etc/sovereign/photo-vault.yml) and runs the very engine the Ansible modules run: the role copies
-the collection's ``plugins/module_utils/vault_*.py`` next to this file as
-``ansible_collections/sovereign/cloud/plugins/module_utils/``.
+/etc/sovereign/photo-vault.yml) and runs the very engine the Ansible modules run: the role ships
+the collection's ``plugins/module_utils/photo_vault`` and ``common`` packages next to this file
+as ``ansible_collections/sovereign/cloud/plugins/module_utils/``.
 
 On a terminal it draws a progress bar (files done/total, MB/s, ETA); otherwise (a systemd timer,
 a pipe) it logs a progress line every ``progress_interval`` seconds. Started as root, it drops to
 the configuration's ``user`` before touching the vault, so files keep the service user as owner.
 
-Each real run of ingest, thumbnails and verify writes its result as JSON to
-``<state_dir>/<command>.json`` (atomically) for reports. Exit codes, so that a unit's OnFailure=
+Each real run of ingest, thumbnails and verify records itself in the collection's status file
+(``common.status``): ``<state_dir>/status/photo_vault.<command>--<name>.json``, with this run's
+whole result under ``details``; the status page reads it. Exit codes, so that a unit's OnFailure=
 notice fires when something needs a person: 0 ok; 1 the run failed or found a problem (a vault write
 error, a missing watched source, thumbnails that failed, a corrupt/missing/unreadable original);
 2 usage or configuration error.
@@ -109,7 +110,7 @@ class Progress:
         self.started = time.monotonic()
         self.last = 0.0
         self.drawn = False
-        self.text = engine("vault_text")  # human_bytes, human_duration
+        self.text = engine("common.text")  # human_bytes, human_duration
 
     def update(self, done: int, total: int, bytes_done: int | None = None, bytes_total: int | None = None,
                mb_per_s: float | None = None, eta_s: float | None = None) -> None:
@@ -175,11 +176,20 @@ class Log:
         self._line(3, f"error: {text}", sys.stderr)
 
 
-def write_state(state_dir: str | None, command: str, state: dict) -> str | None:
-    """Atomically replace ``<state_dir>/<command>.json`` (the engine's ``vault_fs.write_json``)."""
+def write_state(config: dict, command: str, state: dict) -> str | None:
+    """Record this run in ``<state_dir>/status/photo_vault.<command>--<name>.json`` (``common.status``:
+    written atomically, the last success carried over a failed run), the run's whole result under
+    ``details``."""
+    state_dir = config.get("state_dir")
     if not state_dir:
         return None
-    return engine("vault_fs").write_json(os.path.join(state_dir, f"{command}.json"), state)
+    settings = config.get("status") or {}
+    job = (settings.get("jobs") or {}).get(command) or {}
+    return engine("common.status").write_status(
+        state_dir, f"photo_vault.{command}", settings.get("name") or os.path.basename(config["vault"].rstrip("/")),
+        state["exit_code"] == EXIT_OK, state["message"] or f"{command} {state['status']}",
+        started_at=state["started_at"], finished_at=state["finished_at"], every=job.get("every"),
+        fix=job.get("fix") or f"sovereign-photos {command}", details=state)
 
 
 def utc_now() -> str:
@@ -209,7 +219,7 @@ def _selected_sources(config: dict, wanted: list[str] | None) -> list[dict]:
 
 
 def cmd_ingest(args, config: dict, log: Log) -> tuple[int, dict]:
-    vault_ingest = engine("vault_ingest")
+    vault_ingest = engine("photo_vault.ingest")
     ingest = config["ingest"]
     sources = _selected_sources(config, args.source)
     if not sources:
@@ -270,7 +280,7 @@ def cmd_ingest(args, config: dict, log: Log) -> tuple[int, dict]:
 
 
 def cmd_thumbnails(args, config: dict, log: Log) -> tuple[int, dict]:
-    run = engine("vault_thumbnails_run")
+    run = engine("photo_vault.thumbnails_run")
     meter = _progress(args, "thumbnails", config)
     try:
         report = run.make_missing_thumbnails(
@@ -293,7 +303,7 @@ def cmd_thumbnails(args, config: dict, log: Log) -> tuple[int, dict]:
 
 
 def cmd_verify(args, config: dict, log: Log) -> tuple[int, dict]:
-    verify = engine("vault_verify")
+    verify = engine("photo_vault.verify")
     settings = config["verify"]
     mode = "full" if args.full else "sample"
     percent = args.percent if args.percent is not None else settings.get("percent")
@@ -332,7 +342,7 @@ def cmd_verify(args, config: dict, log: Log) -> tuple[int, dict]:
 
 
 def cmd_info(args, config: dict, log: Log) -> tuple[int, dict]:
-    report_engine = engine("vault_report")
+    report_engine = engine("photo_vault.report")
     try:
         report = report_engine.catalog_info(config["vault"], config.get("catalog") or None,
                                             config.get("thumbs_root") or None)
@@ -449,8 +459,8 @@ def main(argv: list[str] | None = None) -> int:
                  "duration_s": round(time.monotonic() - started, 3), "status": status, "exit_code": code,
                  "message": message, "result": result}
         try:
-            write_state(config.get("state_dir"), args.command, state)
-        except (OSError, engine("vault_fs").VaultWriteError) as exc:
+            write_state(config, args.command, state)
+        except OSError as exc:
             log.error(f"could not write the status file in {config.get('state_dir')}: {exc}")
             code = code or EXIT_PROBLEM
     return code

@@ -9,9 +9,10 @@ Run with python3 (the units do: ``/usr/bin/python3 /usr/local/lib/sovereign/rest
   restic_job.py check CHECK.json     check --read-data-subset
   restic_job.py restic ENV_FILE ARGS run restic with a repository's env file (sovereign-restic uses it)
 
-The role installs the collection's ``restic.py`` and ``vault_fs.py`` next to this file as
-``sovereign_restic.py`` and ``sovereign_vault_fs.py``. Every run writes its result as JSON (the
-``state_file`` of its config, replaced atomically by ``vault_fs.write_json``) for reports, and exits
+The role installs the collection's ``restic.py`` and ``common`` package next to this file, under
+their collection import path (``ansible_collections/sovereign/cloud/plugins/module_utils/``).
+Every run writes its result as JSON (the ``state_file`` of its config, replaced atomically by
+``common.atomic.write_json``) for reports, and exits
 non-zero on failure so that the systemd unit's OnFailure= notification fires:
 0 ok, 1 failed, 3 backup incomplete (some files could not be read; nothing was forgotten).
 """
@@ -26,8 +27,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import sovereign_restic as restic  # noqa: E402  pylint: disable=wrong-import-position,import-error
-import sovereign_vault_fs as vault_fs  # noqa: E402  pylint: disable=wrong-import-position,import-error
+# pylint: disable-next=wrong-import-position,import-error
+from ansible_collections.sovereign.cloud.plugins.module_utils import restic  # noqa: E402
+# pylint: disable-next=wrong-import-position,import-error
+from ansible_collections.sovereign.cloud.plugins.module_utils.common import atomic  # noqa: E402
 
 LOCK_POLL_S = 5
 
@@ -132,7 +135,7 @@ def run_backup(cfg: dict) -> int:
         "status": "failed", "phase": "setup", "rc": None, "snapshot_id": None, "errors": [], "warnings": [],
         "unreadable": [], "forget": None, "pruned": False,
     }
-    previous = vault_fs.read_json(cfg["state_file"], {})
+    previous = atomic.read_json(cfg["state_file"], {})
     for key in ("last_success_at", "last_success_snapshot"):
         state[key] = previous.get(key)
     t0 = time.monotonic()
@@ -193,7 +196,7 @@ def run_backup(cfg: dict) -> int:
     finally:
         state["finished_at"] = utc_now()
         state["duration_s"] = round(time.monotonic() - t0, 3)
-        vault_fs.write_json(cfg["state_file"], state)
+        atomic.write_json(cfg["state_file"], state)
         log(summarise(state))
         for error in state["errors"]:
             print(f"error: {error}", file=sys.stderr, flush=True)
@@ -217,7 +220,7 @@ def summarise(state: dict) -> str:
 def run_check(cfg: dict) -> int:
     state = {"kind": "check", "repository": cfg.get("repository", ""), "subset": cfg.get("subset", "5%"),
              "started_at": utc_now(), "finished_at": None, "status": "failed", "rc": None, "errors": []}
-    previous = vault_fs.read_json(cfg["state_file"], {})
+    previous = atomic.read_json(cfg["state_file"], {})
     state["last_success_at"] = previous.get("last_success_at")
     t0 = time.monotonic()
     code = 1
@@ -248,7 +251,7 @@ def run_check(cfg: dict) -> int:
     finally:
         state["finished_at"] = utc_now()
         state["duration_s"] = round(time.monotonic() - t0, 3)
-        vault_fs.write_json(cfg["state_file"], state)
+        atomic.write_json(cfg["state_file"], state)
         log(f"check {state['repository']} ({state['subset']}): {state['status']}")
         for error in state["errors"]:
             print(f"error: {error}", file=sys.stderr, flush=True)

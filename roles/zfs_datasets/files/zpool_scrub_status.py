@@ -13,8 +13,8 @@ It works with OpenZFS (Proxmox, Debian's zfsutils-linux) and with zfs-fuse 0.7, 
 Debian's zfsutils-linux cron starts on the second Sunday) is waited for, not restarted.
 
 The status file is replaced atomically (temporary file in the same directory, fsync, rename) by
-the collection's ``vault_fs.write_json``, which the role installs next to this script as
-``sovereign_vault_fs.py``: a report never reads half a file. It says ``"result": "running"``
+the collection's ``common.atomic.write_json``, which the role installs next to this script under
+its collection import path: a report never reads half a file. It says ``"result": "running"``
 while the scrub runs.
 Exit status: 0 when the scrub finished clean, 1 otherwise (errors found, pool not healthy,
 scrub canceled or could not start), so systemd marks the run failed and ``OnFailure=`` fires.
@@ -33,7 +33,8 @@ import time
 from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import sovereign_vault_fs as vault_fs  # noqa: E402  pylint: disable=wrong-import-position,import-error
+# pylint: disable-next=wrong-import-position,import-error
+from ansible_collections.sovereign.cloud.plugins.module_utils.common import atomic  # noqa: E402
 
 SCHEMA_VERSION = 1
 EXCERPT_LIMIT = 4000
@@ -161,7 +162,7 @@ def scrub(zpool: Zpool, pool: str, status_file: str, interval: float, sleep=time
         started = datetime.strptime(record["started"], "%Y-%m-%dT%H:%M:%SZ")
         finished = datetime.strptime(record["finished"], "%Y-%m-%dT%H:%M:%SZ")
         record["duration_seconds"] = int((finished - started).total_seconds())
-        vault_fs.write_json(status_file, record)
+        atomic.write_json(status_file, record)
         print(f"zpool scrub {pool}: {result}" + (f" ({message})" if message else ""))
         return 0 if result == "ok" else 1
 
@@ -180,7 +181,7 @@ def scrub(zpool: Zpool, pool: str, status_file: str, interval: float, sleep=time
             else:
                 return finish("failed", f"zpool scrub {pool} failed: {(started.stderr or started.stdout).strip()}",
                               parse_status(again.stdout, pool), again.stdout)
-    vault_fs.write_json(status_file, dict(record, state=None, scan=None))
+    atomic.write_json(status_file, dict(record, state=None, scan=None))
     while True:
         current = zpool.status(pool)
         if current.returncode != 0:
@@ -205,7 +206,7 @@ def main(argv: list | None = None) -> int:
     args = parser.parse_args(argv)
     binary = args.zpool or shutil.which("zpool", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
     if not binary:
-        vault_fs.write_json(args.status_file, {
+        atomic.write_json(args.status_file, {
             "schema": SCHEMA_VERSION, "pool": args.pool, "host": socket.gethostname(), "started": utc_now(),
             "finished": utc_now(), "result": "failed",
             "message": "zpool not found: install ZFS (zfsutils-linux) or fix PATH"})

@@ -14,22 +14,18 @@ from pathlib import Path
 
 import pytest
 
+from support.host_lib import ship
 from support.restic import ResticRepo
 
 REPO = Path(__file__).resolve().parents[3]
 RUNNER = REPO / "roles" / "restic_backup" / "files" / "restic_job.py"
-CLIENT = REPO / "plugins" / "module_utils" / "restic.py"
-VAULT_FS = REPO / "plugins" / "module_utils" / "vault_fs.py"
 HOST = socket.gethostname()
 
 
 @pytest.fixture
 def runner(tmp_path):
-    lib = tmp_path / "lib"
-    lib.mkdir()
+    lib = ship(tmp_path / "lib", packages=("common",), modules=("restic",))
     shutil.copy(RUNNER, lib / "restic_job.py")
-    shutil.copy(CLIENT, lib / "sovereign_restic.py")
-    shutil.copy(VAULT_FS, lib / "sovereign_vault_fs.py")
     return lib / "restic_job.py"
 
 

@@ -1,6 +1,7 @@
 """The photo_vault role's command line (sovereign-photos), installed as the role installs it: the
-collection's vault_* engine copied under ``ansible_collections/sovereign/cloud/plugins/module_utils``
-next to ``sovereign_photos.py``, run as a separate process on the demo inbox."""
+role's pack_engine.py packs the collection's photo_vault and common packages under
+``ansible_collections/sovereign/cloud/plugins/module_utils`` next to ``sovereign_photos.py``, the
+tar is extracted, and the command runs as a separate process on the demo inbox."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import json
 import os
 import pty
 import select
-import shutil
+import stat
+import tarfile
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +22,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 CLI = REPO / "roles" / "photo_vault" / "files" / "sovereign_photos.py"
+PACKER = REPO / "roles" / "photo_vault" / "files" / "pack_engine.py"
 ENGINE = REPO / "plugins" / "module_utils"
 
 pytest.importorskip("PIL")
@@ -42,17 +45,17 @@ def inbox(tmp_path_factory):
 
 @pytest.fixture
 def installed(tmp_path):
-    """The role's layout: lib/sovereign_photos.py + lib/ansible_collections/.../module_utils/vault_*.py."""
+    """The role's layout: lib/sovereign_photos.py + lib/ansible_collections/.../module_utils/{photo_vault,common}/,
+    packed by the role's own packer and extracted."""
     lib = tmp_path / "lib"
-    utils = lib / "ansible_collections" / "sovereign" / "cloud" / "plugins" / "module_utils"
-    utils.mkdir(parents=True)
-    package = lib / "ansible_collections"
-    for part in ("", "sovereign", "cloud", "plugins", "module_utils"):
-        package = package / part if part else package
-        (package / "__init__.py").touch()
-    for engine in ENGINE.glob("vault_*.py"):
-        shutil.copy(engine, utils / engine.name)
-    shutil.copy(CLI, lib / "sovereign_photos.py")
+    lib.mkdir()
+    bundle = tmp_path / "engine.tar"
+    packed = subprocess.run([sys.executable, str(PACKER), str(ENGINE), str(CLI), str(bundle), "photo_vault", "common"],
+                            capture_output=True, text=True, check=True)
+    files = json.loads(packed.stdout)
+    assert "photo_vault/ingest/worker.py" in files and "common/atomic.py" in files
+    with tarfile.open(bundle) as tar:
+        tar.extractall(lib, filter="data")
     return lib / "sovereign_photos.py"
 
 
@@ -80,8 +83,14 @@ def run(cli: Path, config: Path, *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300, env=env, cwd="/", check=False)
 
 
+def status_file(tmp_path, command: str) -> dict:
+    """The run's status document (common.status): ``<state_dir>/status/photo_vault.<command>--<vault name>.json``."""
+    return json.loads((tmp_path / "state" / "status" / f"photo_vault.{command}--vault.json").read_text())
+
+
 def state(tmp_path, command: str) -> dict:
-    return json.loads((tmp_path / "state" / f"{command}.json").read_text())
+    """What sovereign-photos recorded about its last run (the status file's ``details``)."""
+    return status_file(tmp_path, command)["details"]
 
 
 def tree_hashes(*roots: Path, skip: tuple = ()) -> dict:
@@ -110,7 +119,12 @@ def test_ingest_then_rescan_writes_the_originals_and_the_status(installed, inbox
     assert tree_hashes(inbox_root) == before, "sources are never written"
     assert len(list((tmp_path / "ssd" / "thumbs" / "medium").rglob("*.jpg"))) >= len(unique) - 2
 
-    result = state(tmp_path, "ingest")
+    document = status_file(tmp_path, "ingest")
+    assert (document["kind"], document["name"], document["ok"]) == ("photo_vault.ingest", "vault", True)
+    assert document["summary"].startswith(f"ingested {len(unique)} new")
+    assert document["last_success_at"] == document["finished_at"]
+    assert stat.S_IMODE(os.stat(tmp_path / "state" / "status" / "photo_vault.ingest--vault.json").st_mode) == 0o644
+    result = document["details"]
     assert result["status"] == "ok" and result["exit_code"] == 0
     assert result["result"]["ingested"] == len(unique)
     assert result["result"]["rejected_count"] == 1
@@ -145,7 +159,9 @@ def test_a_missing_watched_source_fails_unless_optional(installed, inbox, tmp_pa
     result = run(installed, config, "ingest")
     assert result.returncode == 1
     assert "watched source 'nas'" in result.stderr and "not mounted" in result.stderr
-    status = state(tmp_path, "ingest")
+    document = status_file(tmp_path, "ingest")
+    assert document["ok"] is False and document["fix"] == "sovereign-photos ingest"
+    status = document["details"]
     assert status["status"] == "problems" and status["result"]["missing_sources"] == ["nas"]
     assert status["result"]["ingested"] > 0, "the sources that are there are still ingested"
 

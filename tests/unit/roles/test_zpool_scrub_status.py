@@ -9,15 +9,13 @@ import importlib.util
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[3] / "roles" / "zfs_datasets" / "files" / "zpool_scrub_status.py"
-# The role installs plugins/module_utils/vault_fs.py next to the script as sovereign_vault_fs.py.
-sys.modules.setdefault("sovereign_vault_fs",
-                       importlib.import_module("ansible_collections.sovereign.cloud.plugins.module_utils.vault_fs"))
+# The script imports the collection's common package, which the role installs next to it (and
+# the checkout's .collections link provides here).
 spec = importlib.util.spec_from_file_location("zpool_scrub_status", SCRIPT)
 scrub_status = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(scrub_status)

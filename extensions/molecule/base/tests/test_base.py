@@ -91,6 +91,10 @@ def test_failure_notifier_and_its_unit_are_installed_root_only(host):
     assert config["command"].startswith("printf") and "$SOVEREIGN_UNIT" in config["command"]
     # systemd knows the template (the role reloaded it), so OnFailure= can start an instance of it.
     assert host.check_output("systemctl show -P LoadState sovereign-notify@probe.service") == "loaded"
+    # It does not run as root: the service account, hardened, the settings handed over as a credential.
+    assert host.check_output("systemctl show -P User sovereign-notify@probe.service") == "sovereign"
+    assert host.check_output("systemctl show -P NoNewPrivileges sovereign-notify@probe.service") == "yes"
+    assert host.check_output("systemctl show -P ProtectSystem sovereign-notify@probe.service") == "strict"
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.sovereign.cloud.plugins.module_utils.vault_catalog import Catalog
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import Catalog
 from ansible_collections.sovereign.cloud.plugins.modules import photo_verify
 from support.ansible_module import run_adhoc, run_module
 from support.vault_builder import add_original, sha256_of
