@@ -15,7 +15,8 @@ import pytest
 
 VAULT = "/srv/sovereign/photos"
 THUMBS = "/var/cache/sovereign-thumbs"
-STATE = "/var/lib/sovereign-cloud/photo-vault"
+STATE = "/var/lib/sovereign-cloud/status"
+EXPECT = "/etc/sovereign/status.d"
 VENV_PY = "/opt/sovereign-photos/venv/bin/python"
 SOURCES = {"icloud": "/srv/icloudpd/alice", "phone": "/srv/syncthing/phone-bob"}
 ENGINE = "/opt/sovereign-photos/lib/ansible_collections/sovereign/cloud/plugins/module_utils"
@@ -37,8 +38,18 @@ def original(info) -> str:
     return f"{VAULT}/originals/{info['folder']}/{info['sha256']}.{info['ext']}"
 
 
-def state(host, name):
-    return json.loads(host.file(f"{STATE}/{name}.json").content_string)
+def status_file(host, name) -> str:
+    return f"{STATE}/photo_vault.{name}--photos.json"
+
+
+def status(host, name) -> dict:
+    """The job's status document (common.status)."""
+    return json.loads(host.file(status_file(host, name)).content_string)
+
+
+def state(host, name) -> dict:
+    """What sovereign-photos recorded about its last run (the status document's details)."""
+    return status(host, name)["details"]
 
 
 def start(host, unit):
@@ -61,8 +72,13 @@ def test_the_venv_has_the_image_libraries_and_no_psycopg(host):
 
 def test_the_engine_is_the_collections_code(host):
     here = Path(__file__).resolve().parents[4] / "plugins" / "module_utils"
-    for local in sorted(here.glob("vault_*.py")):
-        assert host.file(f"{ENGINE}/{local.name}").content_string == local.read_text(), local.name
+    shipped = sorted(p for package in ("photo_vault", "common") for p in (here / package).rglob("*.py")
+                     if "__pycache__" not in p.parts)
+    assert len(shipped) > 20
+    for local in shipped:
+        rel = local.relative_to(here)
+        assert host.file(f"{ENGINE}/{rel}").content_string == local.read_text(), rel
+    assert not host.file(f"{ENGINE}/vault_ingest.py").exists, "the flat files of earlier releases are gone"
     for package in ("ansible_collections", "ansible_collections/sovereign", "ansible_collections/sovereign/cloud",
                     "ansible_collections/sovereign/cloud/plugins", "ansible_collections/sovereign/cloud/plugins/module_utils"):
         assert host.file(f"/opt/sovereign-photos/lib/{package}/__init__.py").exists, package
@@ -98,11 +114,14 @@ def test_units_run_as_the_service_user_with_hardening(host):
 def test_the_ingest_service_ran_and_wrote_its_status(host, manifest):
     # side_effect.yml started it; starting it again is what the next timer tick does (a rescan).
     assert start(host, "sovereign-photos-ingest.service").rc == 0
-    assert wait_for(host, f"test -s {STATE}/ingest.json")
-    result = state(host, "ingest")
+    assert wait_for(host, f"test -s {status_file(host, 'ingest')}")
+    document = status(host, "ingest")
+    assert (document["kind"], document["name"], document["ok"], document["every"]) == (
+        "photo_vault.ingest", "photos", True, 900)
+    result = document["details"]
     assert result["status"] == "ok" and result["exit_code"] == 0
     assert result["result"]["unchanged"] == len(manifest["good"])
-    assert host.file(f"{STATE}/ingest.json").mode == 0o644
+    assert host.file(status_file(host, "ingest")).mode == 0o644
     assert not [n for n in host.check_output(f"ls -A {STATE}").split() if n.startswith(".")]  # no temp file left
     journal = host.check_output("journalctl -u sovereign-photos-ingest.service -o cat --no-pager")
     assert f"ingested {len(unique_assets(manifest))} new photos/videos" in journal
@@ -188,6 +207,9 @@ def test_verification_finds_a_flipped_byte_and_changes_nothing(host, flipped):
     result = state(host, "verify")
     assert result["status"] == "problems" and result["exit_code"] == 1
     assert result["result"]["corrupt"] == [flipped["sha256"]]
+    document = status(host, "verify")
+    assert document["ok"] is False and document["fix"] == "sovereign-photos verify --full"
+    assert document["last_success_at"], "the last good verification is still known"
     assert flipped["sha256"] in result["message"] or flipped["sha256"] in result["result"]["problems"][0]
     assert vault_fingerprint(host) == before, "verification never rewrites, moves or repairs anything"
     assert wait_for(host, "grep -q sovereign-photos-verify.service /var/lib/sovereign-cloud/notified.txt"), \
@@ -197,3 +219,15 @@ def test_verification_finds_a_flipped_byte_and_changes_nothing(host, flipped):
     # by hand too: a full pass exits non-zero and says which file
     by_hand = host.run("sovereign-photos --quiet verify --full")
     assert by_hand.rc == 1 and flipped["sha256"] in by_hand.stderr
+
+
+def test_each_scheduled_job_says_what_to_expect_of_it(host):
+    for job, every, fix in (("ingest", 900, "sovereign-photos ingest"), ("thumbnails", 86400, "sovereign-photos thumbnails"),
+                            ("verify", 604800, "sovereign-photos verify --full")):
+        item = host.file(f"{EXPECT}/photo_vault.{job}--photos.json")
+        assert (item.user, item.mode) == ("root", 0o644), job
+        expected = json.loads(item.content_string)
+        assert expected == {"kind": f"photo_vault.{job}", "name": "photos", "title": expected["title"],
+                            "every": every, "fix": fix}, job
+        assert expected["title"].startswith("Photo vault"), job
+        assert host.run(f"command -v {fix.split()[0]}").rc == 0, "the fix names a command that exists"
