@@ -17,9 +17,10 @@ and ``max_seconds`` seconds, whichever comes first; a weekly sample therefore ro
 whole vault. Missing originals, missing sidecars and unknown files are found by the walk for the
 whole vault in both modes (it costs a directory walk, no reads).
 
-Speed: each worker streams a file through sha256 with a reused 1 MiB buffer (``readinto``, the
-hash releases the GIL), so memory per worker is ~1 MiB whatever the file size and throughput is
-the disk's or ``hashlib``'s. Before and after reading, a file's clean pages are dropped from the
+Speed: each worker streams a file through the collection's one hasher (``common.hashing``: a
+reused 1 MiB buffer, the hash releases the GIL), so memory per worker is ~1 MiB whatever the file
+size and throughput is the disk's or ``hashlib``'s; the workers follow the one pool policy
+(``common.pool``). Before and after reading, a file's clean pages are dropped from the
 page cache (``drop_cache``): the check then reads the disk, not a cached copy, and a full pass
 over 500 GB does not evict everything else from memory.
 """
