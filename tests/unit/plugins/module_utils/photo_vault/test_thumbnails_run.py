@@ -177,7 +177,7 @@ def test_a_file_that_crashes_its_decoder_is_failed_alone_and_the_others_still_ge
     records = photos(tmp_path, count=9)
     victim = records[4]["sha256"]
     report = make_missing_thumbnails(str(tmp_path), workers=2,
-                                     hooks=DieOn(os.path.basename(records[4]["rel_path"]), start_method="fork"))
+                                     hooks=DieOn(os.path.basename(records[4]["rel_path"])))
     assert [f["sha256"] for f in report.failed] == [victim] and "decoder crashed" in report.failed[0]["reason"]
     assert report.created == 8
     assert statuses(tmp_path, None, tmp_path / "thumbs")[victim][0] == "failed"
