@@ -169,8 +169,8 @@ summary:
 folder:
   description:
     - The folder as Syncthing stores it (empty after removal; the would-be folder in check mode).
-    - Without the devices' encryption passwords: each device entry says C(encrypted) (true when the peer stores the
-      folder encrypted) instead.
+    - Never with the devices' encryption passwords; each device entry has C(encrypted) instead (true when the peer
+      stores the folder encrypted).
   returned: always
   type: dict
 reverted:
