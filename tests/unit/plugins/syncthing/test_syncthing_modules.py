@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.sovereign.cloud.plugins.module_utils import syncthing as st
+from support import return_docs
 
 REPO = Path(__file__).resolve().parents[4]
 
@@ -29,7 +30,7 @@ def run_module(name: str, args: dict, tmp_path: Path, check: bool = False, diff:
     assert proc.stdout, proc.stderr
     result = json.loads(proc.stdout)
     result["_raw"] = proc.stdout
-    return result
+    return return_docs.check(name, result)
 
 
 def api(instance) -> dict:
