@@ -67,11 +67,6 @@ kind:
   returned: on failure
   type: str
   sample: wrong_password
-rc:
-  description: restic's exit code, when restic ran.
-  returned: on failure
-  type: int
-  sample: 1
 """
 
 import json
