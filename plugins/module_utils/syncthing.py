@@ -530,11 +530,35 @@ def ensure_folder(client: SyncthingClient, folder_id: str, wanted: dict | None =
     return _result(True, before, after, f"folder {folder_id} {'would be ' if check_mode else ''}{verb}", folder=merged)
 
 
+def without_secrets(value):
+    """A copy of a Syncthing object without the devices' encryption passwords (a folder's device
+    entry holds the password of an untrusted peer): each becomes ``encrypted: true/false``."""
+    if isinstance(value, list):
+        return [without_secrets(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = {key: without_secrets(item) for key, item in value.items() if key != "encryptionPassword"}
+    if "encryptionPassword" in value:
+        out["encrypted"] = bool(value["encryptionPassword"])
+    return out
+
+
 def converge_folder(client: SyncthingClient, folder_id: str, wanted: dict | None = None, settings: dict | None = None,
                     devices=None, append_devices: bool = False, versioning: dict | None = None,
                     state: str = "present", check_mode: bool = False, revert: bool = False,
                     revert_without_versioning: bool = False, wait_timeout: float = 60) -> dict:
-    """ensure_folder(), then optionally revert local changes; what the syncthing_folder module does."""
+    """ensure_folder(), then optionally revert local changes; what the syncthing_folder module does.
+    The result holds no encryption password (see without_secrets)."""
+    result = _converge_folder(client, folder_id, wanted, settings, devices, append_devices, versioning, state,
+                              check_mode, revert, revert_without_versioning, wait_timeout)
+    result["folder"] = without_secrets(result.get("folder") or {})
+    result["diff"] = without_secrets(result.get("diff") or {})
+    return result
+
+
+def _converge_folder(client: SyncthingClient, folder_id: str, wanted: dict | None, settings: dict | None,
+                     devices, append_devices: bool, versioning: dict | None, state: str, check_mode: bool,
+                     revert: bool, revert_without_versioning: bool, wait_timeout: float) -> dict:
     result = ensure_folder(client, folder_id, wanted, settings=settings, devices=devices,
                            append_devices=append_devices, versioning=versioning, state=state,
                            check_mode=check_mode)

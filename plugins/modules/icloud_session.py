@@ -186,6 +186,20 @@ before:
   description: The session as found (C(status), C(trusted), C(expires_at), C(days_left), C(warn), C(cookie_file)).
   returned: always
   type: dict
+fixed_permissions:
+  description: Files and directories whose owner or mode this run fixed (or would fix, in check mode).
+  returned: when the session needed no sign-in (O(state=present) with a trusted session; empty with O(state=checked))
+  type: list
+  elements: str
+  sample: [/home/alice/.pyicloud/aliceexamplecom.session]
+kind:
+  description:
+    - What went wrong, for a playbook to branch on; one of V(password), V(locked), V(throttled), V(adp), V(web_access),
+      V(no_code), V(wrong_code), V(security_key), V(legacy_2sa), V(unreachable), V(terms), V(not_set_up), V(session),
+      V(missing_library), V(apple).
+  returned: on failure
+  type: str
+  sample: wrong_code
 """
 
 from ansible.module_utils.basic import AnsibleModule

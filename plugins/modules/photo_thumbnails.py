@@ -124,6 +124,11 @@ summary:
   returned: always
   type: str
   sample: "made thumbnails for 120 of 121 due assets in /srv/photos/thumbs (6.5/s on 2 workers), 50000 up to date, 1 skipped"
+workers:
+  description: Worker processes used.
+  returned: always
+  type: int
+  sample: 2
 """
 
 from ansible.module_utils.basic import AnsibleModule

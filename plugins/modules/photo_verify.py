@@ -210,6 +210,26 @@ summary:
   returned: always
   type: str
   sample: "verified 1200 of 50000 originals (a sample, 4.8 GB at 410 MB/s): all match; recorded as verification run 42"
+total_bytes:
+  description: Bytes of all originals in the catalog.
+  returned: always
+  type: int
+  sample: 250000000000
+selected_bytes:
+  description: Bytes of the originals selected for this run.
+  returned: always
+  type: int
+  sample: 4800000000
+recorded:
+  description: Whether this run was recorded in the catalog (false in check mode).
+  returned: always
+  type: bool
+  sample: true
+workers:
+  description: Hashing processes used.
+  returned: always
+  type: int
+  sample: 2
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -62,6 +62,11 @@ config:
   returned: when the repository opens
   type: dict
   sample: {id: 5b9c0f..., version: 2, chunker_polynomial: 3c2a3d01bfbbd9}
+kind:
+  description: What went wrong, for a playbook to branch on (for example V(wrong_password), V(locked), V(config)).
+  returned: on failure
+  type: str
+  sample: wrong_password
 """
 
 import json

@@ -167,7 +167,10 @@ summary:
   type: str
   sample: folder photo-vault updated (type); 2 local change(s) reverted
 folder:
-  description: The folder as Syncthing stores it (empty after removal; the would-be folder in check mode).
+  description:
+    - The folder as Syncthing stores it (empty after removal; the would-be folder in check mode).
+    - Never with the devices' encryption passwords; each device entry has C(encrypted) instead (true when the peer
+      stores the folder encrypted).
   returned: always
   type: dict
 reverted:

@@ -7,6 +7,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/podman/env.sh
 . "$here/env.sh"
+# shellcheck source=scripts/lib/apt.sh
+. "$here/../lib/apt.sh"
 
 need=()
 command -v podman >/dev/null 2>&1 || need+=(podman)
@@ -16,7 +18,12 @@ if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "build-image: installing ${need[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q "${need[@]}" >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q "${need[@]}" >/dev/null; }
+    rc=0
+    apt_get build-image install -y -q "${need[@]}" >/dev/null || rc=$?
+    [ "$rc" -eq 75 ] && exit 1  # the lock stayed held: apt_get said so
+    if [ "$rc" -ne 0 ]; then
+      apt_get build-image update -q >/dev/null && apt_get build-image install -y -q "${need[@]}" >/dev/null
+    fi
   else
     echo "build-image: molecule needs ${need[*]}, which are missing, and this is not a root shell on a" >&2
     echo "  Debian-like system, so they cannot be installed here. Install them, e.g.:" >&2

@@ -1,5 +1,7 @@
 """Run a collection module in tests: in-process (fast) or through ``ansible`` itself (real packaging).
 
+Both check the result against the module's RETURN documentation (``support.return_docs``).
+
 ``run_module(module, args, check_mode=False)`` calls ``module.main()`` with the arguments the way
 AnsibleModule receives them (``ansible.module_utils.testing.patch_module_args``) and returns the
 result dict, with ``failed`` set when the module called ``fail_json`` and ``warnings`` as text.
@@ -24,6 +26,8 @@ from unittest import mock
 from ansible.module_utils import _internal as module_utils_internal
 from ansible.module_utils.testing import patch_module_args
 
+from support import return_docs
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -46,7 +50,7 @@ def run_module(module, args: dict, check_mode: bool = False) -> dict:
     result = json.loads(text[text.index("{"):])
     # ansible-core >= 2.19 sends warnings as structured events; tests read their text.
     result["warnings"] = [w["event"]["msg"] if isinstance(w, dict) else w for w in result.get("warnings", [])]
-    return result
+    return return_docs.check(module.__name__.rpartition(".")[2], result)
 
 
 def run_adhoc(name: str, args: dict, check_mode: bool = False, timeout: int = 300) -> dict:
@@ -61,7 +65,10 @@ def run_adhoc(name: str, args: dict, check_mode: bool = False, timeout: int = 30
     try:
         # The json callback's document comes first; the summary callback prints after it.
         report, _end = json.JSONDecoder().raw_decode(proc.stdout.lstrip())
-        return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        result = report["plays"][0]["tasks"][0]["hosts"]["localhost"]
     except (ValueError, KeyError, IndexError) as exc:
         raise AssertionError(f"ansible {name} gave no result (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}") \
             from exc
+    # The callback adds the task's own keys (action, _ansible_*); the module's are the rest.
+    return_docs.check(name, {k: v for k, v in result.items() if k != "action" and not k.startswith("_ansible")})
+    return result

@@ -7,6 +7,7 @@ Run with python3 (the units do: ``/usr/bin/python3 /usr/local/lib/sovereign/rest
 
   restic_job.py backup JOB.json      backup --json, forget --json (this job's snapshots only), prune
   restic_job.py check CHECK.json     check --read-data-subset
+  restic_job.py accept JOB.json      let the next backup shrink (files deleted on purpose): it becomes the baseline
   restic_job.py restic ENV_FILE ARGS run restic with a repository's env file (sovereign-restic uses it)
 
 The role installs the collection's ``restic.py`` and ``common`` package next to this file, under
@@ -15,6 +16,10 @@ Every run writes its result as JSON (the ``state_file`` of its config, replaced 
 ``common.atomic.write_json``) for reports, and exits
 non-zero on failure so that the systemd unit's OnFailure= notification fires:
 0 ok, 1 failed, 3 backup incomplete (some files could not be read; nothing was forgotten).
+
+The shrink guard compares a backup with the last *successful* one (its file count and which paths
+held files, kept in the state file across failed and incomplete runs), never with an incomplete
+one: a disk that stays unmounted is reported every night, not only the first.
 """
 
 from __future__ import annotations
@@ -107,7 +112,36 @@ def forget_args(cfg: dict, host: str) -> list[str]:
             + restic.retention_args(cfg["retention"]))
 
 
-def incomplete_reasons(cfg: dict, parsed: dict, previous: dict) -> list[str]:
+def has_entries(path: str) -> bool | None:
+    """Whether a directory holds anything (None when it is not a readable directory)."""
+    try:
+        with os.scandir(path) as entries:
+            return next(entries, None) is not None
+    except OSError:
+        return None
+
+
+def nonempty_paths(cfg: dict) -> list[str]:
+    return [path for path in cfg["paths"] if has_entries(path) is True]
+
+
+def accept_command(cfg: dict) -> str:
+    return f"python3 {os.path.abspath(__file__)} accept {cfg.get('config_path', 'JOB.json')}"
+
+
+def baseline(previous: dict) -> tuple[int, list[str] | None, str]:
+    """The last good run's file count, its non-empty paths and when it ran (a state file written
+    before these were kept counts only when its own run was good)."""
+    if "last_success_files" in previous:
+        return (previous.get("last_success_files") or 0, previous.get("last_success_nonempty_paths"),
+                previous.get("last_success_at") or "")
+    if previous.get("status") == "ok":
+        return ((previous.get("stats") or {}).get("total_files_processed") or 0, None,
+                previous.get("last_success_at") or "")
+    return 0, None, ""
+
+
+def incomplete_reasons(cfg: dict, parsed: dict, previous: dict, empty: list[str]) -> list[str]:
     """Why a backup that restic finished must not count as complete (empty when it does)."""
     reasons = []
     if parsed["unreadable"]:
@@ -117,13 +151,22 @@ def incomplete_reasons(cfg: dict, parsed: dict, previous: dict) -> list[str]:
         reasons.append("restic reported an incomplete backup (exit code 3)")
     for path in parsed["missing_paths"]:
         reasons.append(f"{path} does not exist (is the disk mounted?)")
-    before = (previous.get("stats") or {}).get("total_files_processed") or 0
+    if previous.get("accept_next"):
+        return reasons  # files deleted on purpose: this run sets the new baseline
+    before, had_files, when = baseline(previous)
+    since = f"the last good backup ({when})" if when else "the last good backup"
+    accept = (f"If the files were deleted on purpose, run `{accept_command(cfg)}`: the next backup then becomes "
+              "the new baseline")
+    for path in empty:
+        if had_files is not None and path in had_files:
+            reasons.append(f"{path} is empty, {since} had files there (is the disk mounted?). {accept}")
     now = parsed["total_files_processed"]
     limit = cfg.get("max_shrink_percent", 50)
-    if before and limit < 100 and now < before * (100 - limit) / 100:
-        reasons.append(f"the backup holds {now} files, the previous one {before}: more than {limit}% fewer. Is a "
-                       "disk unmounted or a folder gone? If the files were deleted on purpose, the next run accepts "
-                       "the new size")
+    if before and not now and not any(path in reason for path in empty for reason in reasons):
+        reasons.append(f"the backup holds 0 files, {since} {before} files (is the disk mounted?). {accept}")
+    elif before and now and limit < 100 and now < before * (100 - limit) / 100:
+        reasons.append(f"the backup holds {now} files, {since} {before} files: more than {limit}% fewer. Is a disk "
+                       f"unmounted or a folder gone? {accept}")
     return reasons
 
 
@@ -138,6 +181,9 @@ def run_backup(cfg: dict) -> int:
     previous = atomic.read_json(cfg["state_file"], {})
     for key in ("last_success_at", "last_success_snapshot"):
         state[key] = previous.get(key)
+    # The baseline the shrink guard compares with survives failed and incomplete runs.
+    state["last_success_files"], state["last_success_nonempty_paths"], _when = baseline(previous)
+    state["accept_next"] = bool(previous.get("accept_next"))
     t0 = time.monotonic()
     code = 1
     try:
@@ -149,6 +195,8 @@ def run_backup(cfg: dict) -> int:
             # Locks left by a killed run would block every later one; unlock removes only stale locks.
             restic.run(["unlock"], env)
             state["phase"] = "backup"
+            nonempty = nonempty_paths(cfg)
+            empty = [path for path in cfg["paths"] if has_entries(path) is False]
             result = restic.run(backup_args(cfg, host), env)
             parsed = restic.parse_backup(result.stdout, result.stderr, result.returncode)
             state.update(rc=result.returncode, snapshot_id=parsed["snapshot_id"], unreadable=parsed["unreadable"],
@@ -160,7 +208,7 @@ def run_backup(cfg: dict) -> int:
                 state["errors"].append(restic.explain(kind, location, result.stderr) if kind != "no_source" else
                                        "none of the job's paths exist (is the disk mounted?): " + ", ".join(cfg["paths"]))
                 return code
-            problems = incomplete_reasons(cfg, parsed, previous)
+            problems = incomplete_reasons(cfg, parsed, previous, empty)
             if problems:
                 # An unmounted disk or unreadable files must not let retention drop the good snapshots.
                 state["status"] = "incomplete"
@@ -187,7 +235,8 @@ def run_backup(cfg: dict) -> int:
                     return code
                 state["pruned"] = True
             state.update(status="ok", phase="done", rc=0, last_success_at=utc_now(),
-                         last_success_snapshot=state["snapshot_id"])
+                         last_success_snapshot=state["snapshot_id"], accept_next=False,
+                         last_success_files=parsed["total_files_processed"], last_success_nonempty_paths=nonempty)
             code = 0
             return code
     except (restic.ResticError, ValueError, KeyError, OSError) as exc:
@@ -269,13 +318,30 @@ def exec_restic(env_file: str, args: list[str]) -> int:
     return 1  # not reached
 
 
+def accept_shrink(cfg: dict) -> int:
+    """Mark the job's next backup as the new baseline, whatever its size (files deleted on purpose)."""
+    state = atomic.read_json(cfg["state_file"], {})
+    state.setdefault("kind", "backup")
+    state.setdefault("job", cfg["job"])
+    if "last_success_files" not in state:
+        state["last_success_files"], state["last_success_nonempty_paths"], _when = baseline(state)
+    state["accept_next"] = True
+    atomic.write_json(cfg["state_file"], state)
+    log(f"the next backup of {cfg['job']} becomes the new baseline, whatever its size (it still fails on a missing "
+        f"path or unreadable files); run it now with: systemctl start sovereign-restic-{cfg['job']}.service")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if len(argv) >= 2 and argv[0] == "restic":
         return exec_restic(argv[1], argv[2:])
-    if len(argv) != 2 or argv[0] not in ("backup", "check"):
+    if len(argv) != 2 or argv[0] not in ("backup", "check", "accept"):
         print(__doc__, file=sys.stderr)
         return 2
     cfg = load_config(argv[1])
+    cfg["config_path"] = os.path.abspath(argv[1])
+    if argv[0] == "accept":
+        return accept_shrink(cfg)
     return run_backup(cfg) if argv[0] == "backup" else run_check(cfg)
 
 

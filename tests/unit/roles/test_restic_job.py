@@ -170,14 +170,69 @@ def test_a_missing_path_among_good_ones_is_incomplete_and_forgets_nothing(tmp_pa
     assert len(repo.snapshots()) == 3, "nothing was forgotten"
 
 
-def test_a_backup_that_shrinks_by_half_is_incomplete_once(tmp_path, runner, repo, data):
+def test_a_backup_that_shrinks_by_half_stays_incomplete_until_accepted(tmp_path, runner, repo, data):
+    # The guard compares with the last good run: a second half-empty night is as incomplete as the
+    # first, and only the accept command makes the new size the baseline.
     cfg = job_config(tmp_path, repo, "documents", [data], {"keep_last": 1})
     assert run(runner, "backup", cfg).returncode == 0
+    good = read_state(tmp_path, "documents")
+    for name in ("doc0.txt", "doc1.txt", "doc2.txt"):
+        (data / "docs" / name).unlink()
+    for night in (1, 2):
+        assert run(runner, "backup", cfg).returncode == 3, f"night {night}"
+        state = read_state(tmp_path, "documents")
+        assert state["status"] == "incomplete" and "more than 50% fewer" in state["errors"][0]
+        assert "the last good backup" in state["errors"][0] and "4 files" in state["errors"][0]
+        assert state["last_success_snapshot"] == good["snapshot_id"] and state["last_success_files"] == 4
+        assert f"restic_job.py accept {cfg}" in state["errors"][0], "the message names the accept command"
+    assert len(repo.snapshots()) == 3, "nothing was forgotten on either night"
+    accepted = run(runner, "accept", cfg)
+    assert accepted.returncode == 0, accepted.stderr
+    assert "the next backup of documents becomes the new baseline" in accepted.stdout
+    assert run(runner, "backup", cfg).returncode == 0, "the accepted size passes"
+    state = read_state(tmp_path, "documents")
+    assert state["last_success_files"] == 1 and state["accept_next"] is False
+    assert len(repo.snapshots()) == 1
+    assert run(runner, "backup", cfg).returncode == 0
+
+
+def test_a_failed_run_does_not_reset_the_baseline(tmp_path, runner, repo, data):
+    cfg = job_config(tmp_path, repo, "documents", [data], {"keep_last": 1})
+    assert run(runner, "backup", cfg).returncode == 0
+    repo.write_env_file(tmp_path / "repo.env", password="not the password")
+    assert run(runner, "backup", cfg).returncode == 1
+    repo.write_env_file(tmp_path / "repo.env")
     for name in ("doc0.txt", "doc1.txt", "doc2.txt"):
         (data / "docs" / name).unlink()
     assert run(runner, "backup", cfg).returncode == 3
-    state = read_state(tmp_path, "documents")
-    assert state["status"] == "incomplete" and "more than 50% fewer" in state["errors"][0]
+    assert "more than 50% fewer" in read_state(tmp_path, "documents")["errors"][0]
     assert len(repo.snapshots()) == 2
-    assert run(runner, "backup", cfg).returncode == 0, "the next run accepts the new size"
-    assert len(repo.snapshots()) == 1
+
+
+def test_an_empty_mount_point_is_incomplete_even_with_the_shrink_guard_off(tmp_path, runner, repo, data):
+    # An unmounted NAS leaves its empty mount point: restic backs it up happily (exit 0, 0 files).
+    photos = tmp_path / "nas-photos"
+    photos.mkdir()
+    (photos / "a.jpg").write_bytes(os.urandom(3000))
+    cfg = job_config(tmp_path, repo, "documents", [data, photos], {"keep_last": 1}, max_shrink_percent=100)
+    assert run(runner, "backup", cfg).returncode == 0
+    (photos / "a.jpg").unlink()
+    for night in (1, 2):
+        assert run(runner, "backup", cfg).returncode == 3, f"night {night}"
+        state = read_state(tmp_path, "documents")
+        assert state["status"] == "incomplete" and state["forget"] is None
+        assert any(f"{photos} is empty, the last good backup" in e and "is the disk mounted?" in e
+                   for e in state["errors"]), state["errors"]
+    assert len(repo.snapshots()) == 3
+    assert run(runner, "accept", cfg).returncode == 0
+    assert run(runner, "backup", cfg).returncode == 0
+    assert read_state(tmp_path, "documents")["last_success_nonempty_paths"] == [str(data)]
+
+
+def test_an_empty_source_is_incomplete_when_the_last_good_run_had_files(tmp_path, runner, repo, data):
+    cfg = job_config(tmp_path, repo, "documents", [data], {"keep_last": 1}, max_shrink_percent=100)
+    assert run(runner, "backup", cfg).returncode == 0
+    shutil.rmtree(data / "docs")
+    assert run(runner, "backup", cfg).returncode == 3
+    errors = read_state(tmp_path, "documents")["errors"]
+    assert len(errors) == 2 and f"{data} is empty, the last good backup" in errors[0], errors

@@ -9,17 +9,12 @@ from __future__ import annotations
 import os
 import time
 
-import pytest
+import PIL  # noqa: F401  pylint: disable=unused-import  # a pinned requirement: missing is a failure, not a skip
 
+from ansible_collections.sovereign.cloud.plugins.modules import (
+    photo_catalog_info, photo_ingest, photo_thumbnails, photo_verify)
 from support.ansible_module import run_module
 from support.vault_builder import jpeg_bytes
-
-photo_ingest = pytest.importorskip("ansible_collections.sovereign.cloud.plugins.modules.photo_ingest",
-                                   reason="photo_ingest is not in this checkout yet")
-pytest.importorskip("PIL")
-
-from ansible_collections.sovereign.cloud.plugins.modules import (  # noqa: E402  pylint: disable=wrong-import-position
-    photo_catalog_info, photo_thumbnails, photo_verify)
 
 
 def test_ingest_then_thumbnails_verify_and_info_agree(tmp_path):

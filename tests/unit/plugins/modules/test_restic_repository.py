@@ -9,6 +9,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.sovereign.cloud.plugins.modules import restic_repository as module
+from support import return_docs
 from support.restic import PASSWORD, require_restic
 
 
@@ -17,7 +18,7 @@ def run_module(args: dict, capsys, check_mode: bool = False) -> dict:
         args = dict(args, _ansible_check_mode=True)
     with patch_module_args(args), pytest.raises(SystemExit):
         module.main()
-    return json.loads(capsys.readouterr().out)
+    return return_docs.check("restic_repository", json.loads(capsys.readouterr().out))
 
 
 @pytest.fixture

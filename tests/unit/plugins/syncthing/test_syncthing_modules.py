@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.sovereign.cloud.plugins.module_utils import syncthing as st
+from support import return_docs
 
 REPO = Path(__file__).resolve().parents[4]
 
@@ -29,7 +30,7 @@ def run_module(name: str, args: dict, tmp_path: Path, check: bool = False, diff:
     assert proc.stdout, proc.stderr
     result = json.loads(proc.stdout)
     result["_raw"] = proc.stdout
-    return result
+    return return_docs.check(name, result)
 
 
 def api(instance) -> dict:
@@ -56,6 +57,30 @@ def test_folder_module_check_mode_then_real_run_then_idempotent(laptop, nas, tmp
     # The key is a no_log option: it must not appear anywhere in what Ansible would log.
     for result in (check, real, again):
         assert api_key not in result["_raw"]
+
+
+def test_folder_module_never_returns_an_encryption_password(laptop, nas, tmp_path, unique_id):
+    # A peer that stores the folder encrypted (an untrusted device) has its password in the folder's
+    # device entry; Syncthing returns it with the folder, the module must not.
+    secret = "correct-horse-" + unique_id
+    st.ensure_device(nas.client(), laptop.device_id, {"name": "laptop", "addresses": [laptop.address]})
+    folder = nas.client().get("/rest/config/defaults/folder")
+    folder.update(id=unique_id, label="vault", path=str(tmp_path / "enc"), type="sendonly",
+                  devices=[{"deviceID": nas.device_id, "introducedBy": "", "encryptionPassword": ""},
+                           {"deviceID": laptop.device_id, "introducedBy": "", "encryptionPassword": secret}])
+    nas.client().post("/rest/config/folders", folder)
+    args = dict(api(nas), id=unique_id, devices=["laptop"])
+    results = [run_module("syncthing_folder", args, tmp_path, check=True),
+               run_module("syncthing_folder", dict(args, label="vault (renamed)"), tmp_path),
+               run_module("syncthing_folder", args, tmp_path)]
+    for result in results:
+        assert result.get("failed") is not True, result
+        assert secret not in result["_raw"] and "encryptionPassword" not in result["_raw"], result["folder"]
+    laptop_entry = [d for d in results[1]["folder"]["devices"] if d["deviceID"] == laptop.device_id]
+    assert laptop_entry[0]["encrypted"] is True
+    stored = nas.client().get(f"/rest/config/folders/{unique_id}")
+    assert [d["encryptionPassword"] for d in stored["devices"] if d["deviceID"] == laptop.device_id] == [secret], \
+        "the password stays in Syncthing"
 
 
 def test_folder_module_rejects_an_unknown_type(nas, tmp_path, unique_id):

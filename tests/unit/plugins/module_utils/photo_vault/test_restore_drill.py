@@ -14,6 +14,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.restore_drill import DrillError, covers, run_drill
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import Catalog
 from ansible_collections.sovereign.cloud.plugins.modules import restore_drill as module
+from support import return_docs
 from support.restic import ResticRepo
 
 
@@ -202,7 +203,7 @@ def test_paths_covered_by_snapshot_roots():
 def run_module(args: dict, capsys) -> dict:
     with patch_module_args(args), pytest.raises(SystemExit):
         module.main()
-    return json.loads(capsys.readouterr().out)
+    return return_docs.check("restore_drill", json.loads(capsys.readouterr().out))
 
 
 def test_module_fails_a_failed_drill_with_the_files_and_hides_the_password(vault, repo, scratch, capsys):
