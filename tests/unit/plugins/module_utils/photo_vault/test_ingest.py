@@ -26,7 +26,7 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.ingest
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.lock import VaultLock
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.xmp import read_sidecar
 from support import media_factory as mf
-from support.faults import HangOn, StartMethod
+from support.faults import HangOn, SlowDisk, StartMethod
 from support.paths import COLLECTIONS, SAMPLES, TESTS
 EXIFTOOL = shutil.which("exiftool")
 
@@ -691,6 +691,19 @@ def test_a_hung_worker_is_replaced_and_its_file_rejected(tmp_path):
     assert "did not finish" in report["rejected"][0]["reason"]
     assert not list((tmp_path / "vault").rglob("*.partial-*"))
     assert ingest(src, tmp_path / "vault")["rejected"][0]["path"].endswith("IMG_2.JPG")  # not retried: unchanged
+
+
+def test_the_hang_detector_times_work_not_the_wait_in_the_queue(tmp_path):
+    # 8 files on 2 workers, each 1 s of work (a slow NAS) with 2.5 s allowed: the last ones wait
+    # 3 s in the queue before a worker starts them, and are healthy all the same.
+    src = tmp_path / "src"
+    for n in range(8):
+        mf.write(src / f"IMG_{n}.JPG", mf.jpeg(seed=900 + n, datetime_original="2020:01:01 00:00:00"), mf.OLD)
+    started = time.monotonic()
+    report = ingest(src, tmp_path / "vault", workers=2, hooks=SlowDisk(1.0, 2.5))
+    assert report["rejected"] == [] and report["errors"] == []
+    assert report["ingested"] == 8
+    assert time.monotonic() - started < 20
 
 
 def test_a_catalog_that_cannot_be_opened_explains_and_releases_the_lock(tmp_path):
