@@ -739,6 +739,20 @@ def test_thumbnails_that_cannot_be_written_never_keep_a_good_original_out(tmp_pa
     assert len(list((thumbs / "tiny").rglob("*.jpg"))) == 4
 
 
+def test_a_good_original_rejected_earlier_for_its_thumbnails_is_taken_now(tmp_path):
+    src, vault = tmp_path / "src", tmp_path / "vault"
+    photo = mf.write(src / "a.jpg", mf.jpeg(seed=930, datetime_original="2020:01:01 00:00:00"), mf.OLD)
+    (tmp_path / "other").mkdir()
+    ingest(tmp_path / "other", vault)  # creates the catalog
+    st = photo.stat()
+    with Catalog.open(str(vault), create=False) as catalog, catalog.transaction():
+        catalog.record_rejection(str(photo), str(src), st.st_size, st.st_mtime_ns,
+                                 "the image does not decode: cannot write thumbnails under /thumbs: No space left on device")
+    report = ingest(src, vault)
+    assert (report["ingested"], report["rejected"]) == (1, [])
+    assert catalog_rows(vault, "rejections") == []
+
+
 def test_only_a_real_decode_failure_rejects_an_original(tmp_path, monkeypatch):
     from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault import thumbnails
 
