@@ -180,11 +180,13 @@ def png16(size: tuple[int, int] = (64, 48), seed: int = 0, gray: bool = False) -
     w, h = size
     channels = 1 if gray else 3
     rows = b"".join(b"\x00" + b"".join(struct.pack(">H", ((x * 977 + y * 131 + c * 4099 + seed * 17) * 37) & 0xFFFF)
-                                      for x in range(w) for c in range(channels)) for y in range(h))
+                                       for x in range(w) for c in range(channels)) for y in range(h))
+
     def chunk(kind, payload):
         return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
     ihdr = struct.pack(">IIBBBBB", w, h, 16, 0 if gray else 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
 
 def tiff16(size: tuple[int, int] = (64, 48), seed: int = 0) -> bytes:
     """An uncompressed 48-bit RGB TIFF (little-endian), as film scanners write them."""

@@ -759,7 +759,7 @@ def test_only_a_real_decode_failure_rejects_an_original(tmp_path, monkeypatch):
     src, vault = tmp_path / "src", tmp_path / "vault"
     mf.write(src / "good.jpg", mf.jpeg(seed=920, datetime_original="2020:01:01 00:00:00"), mf.OLD)
     # well-formed chunks (right CRCs) around image data that is not zlib: only a decode finds it
-    garbage = bytes(random.Random(921).randrange(256) for _ in range(300))
+    garbage = random.Random(921).randbytes(300)
     idat = len(garbage).to_bytes(4, "big") + b"IDAT" + garbage + zlib.crc32(b"IDAT" + garbage).to_bytes(4, "big")
     good_png = mf.png16(seed=921)
     start = good_png.index(b"IDAT") - 4
