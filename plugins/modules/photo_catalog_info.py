@@ -99,11 +99,13 @@ per_date_source:
   type: dict
   sample: {"exif": {"count": 47000, "bytes": 190000000000}, "mtime": {"count": 12, "bytes": 9000000}}
 per_device:
-  description: Assets per camera make and model (null when the file does not say), most first.
+  description:
+    - Assets per camera make and model (null when the file does not say), most first.
+    - C(camera) is the name to show, as photo tools do (the model alone when it starts with the make, C(Canon EOS 40D)).
   returned: always
   type: list
   elements: dict
-  sample: [{"make": "Apple", "model": "iPhone 13", "count": 21000, "bytes": 70000000000}]
+  sample: [{"make": "Apple", "model": "iPhone 13", "camera": "Apple iPhone 13", "count": 21000, "bytes": 70000000000}]
 per_source:
   description: Distinct assets (C(count), C(bytes)) each source folder contributed; one asset can come from several.
   returned: always

@@ -145,7 +145,11 @@ skipped_reasons:
   type: dict
   sample: {"not a photo or video": 2, "modified less than min_age seconds ago (still being written?)": 1}
 rejected:
-  description: Inputs that are not acceptable photos or videos, with the reason. The files were not touched.
+  description:
+    - Inputs that are not acceptable photos or videos, with the reason. The files were not touched.
+    - Only a decode failure of the original rejects a photo. One whose thumbnails could not be made (the thumbnails
+      root full or not writable, out of memory) lands; the summary counts it "without thumbnails", a warning says
+      why, and the next photo_thumbnails run makes them.
   returned: always
   type: list
   elements: dict

@@ -79,7 +79,10 @@ skipped_assets:
   elements: dict
   sample: [{"sha256": "5e8f...", "reason": "ffmpeg is not installed (install it to get video poster frames)"}]
 failed_assets:
-  description: Assets whose thumbnails could not be made in this run, with the reason.
+  description:
+    - Assets whose thumbnails could not be made in this run, with the reason.
+    - An original that does not decode is recorded and not retried (O(force) retries it); a write error or lack of
+      memory is not recorded, and the next run tries again.
   returned: always
   type: list
   elements: dict

@@ -61,3 +61,17 @@ class DieOn(Hooks):
     def task_started(self, path: str) -> None:
         if os.path.basename(path) == self.name:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+class SlowDisk(Hooks):
+    """Every file takes ``seconds`` to read (a slow NAS) and may run ``allowance`` seconds: healthy
+    files that only wait in the pool's queue behind slow ones must not count as hung."""
+
+    def __init__(self, seconds: float, allowance: float, start_method: str | None = None) -> None:
+        self.seconds, self.limit, self.start_method = seconds, allowance, start_method
+
+    def task_started(self, path: str) -> None:
+        time.sleep(self.seconds)
+
+    def allowance(self, seconds: float) -> float:
+        return self.limit

@@ -23,6 +23,7 @@ import shutil
 import struct
 import subprocess
 import uuid
+import zlib
 from pathlib import Path
 
 # ------------------------------------------------------------------------------------------ EXIF
@@ -172,6 +173,44 @@ def png(size: tuple[int, int] = (120, 260), seed: int = 0) -> bytes:
     out = io.BytesIO()
     _pixels(size, seed).save(out, "PNG")
     return out.getvalue()
+
+
+def png16(size: tuple[int, int] = (64, 48), seed: int = 0, gray: bool = False) -> bytes:
+    """A 16-bit PNG (48-bit RGB, or 16-bit grey) as scanners write them."""
+    w, h = size
+    channels = 1 if gray else 3
+    rows = b"".join(b"\x00" + b"".join(struct.pack(">H", ((x * 977 + y * 131 + c * 4099 + seed * 17) * 37) & 0xFFFF)
+                                       for x in range(w) for c in range(channels)) for y in range(h))
+
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, 0 if gray else 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def tiff16(size: tuple[int, int] = (64, 48), seed: int = 0) -> bytes:
+    """An uncompressed 48-bit RGB TIFF (little-endian), as film scanners write them."""
+    w, h = size
+    pixels = b"".join(struct.pack("<H", ((x * 977 + y * 131 + c * 4099 + seed * 17) * 37) & 0xFFFF)
+                      for y in range(h) for x in range(w) for c in range(3))
+    entries = [(256, 4, 1, w), (257, 4, 1, h), (258, 3, 3, None), (259, 3, 1, 1), (262, 3, 1, 2),
+               (273, 4, 1, None), (277, 3, 1, 3), (278, 4, 1, h), (279, 4, 1, len(pixels)), (284, 3, 1, 1)]
+    ifd_offset = 8
+    ifd_size = 2 + 12 * len(entries) + 4
+    bps_offset = ifd_offset + ifd_size
+    data_offset = bps_offset + 6
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        if tag == 258:
+            ifd += struct.pack("<HHII", tag, kind, count, bps_offset)
+        elif tag == 273:
+            ifd += struct.pack("<HHII", tag, kind, count, data_offset)
+        elif kind == 3:
+            ifd += struct.pack("<HHIHH", tag, kind, count, value, 0)
+        else:
+            ifd += struct.pack("<HHII", tag, kind, count, value)
+    ifd += struct.pack("<I", 0)
+    return b"II*\x00" + struct.pack("<I", ifd_offset) + ifd + struct.pack("<HHH", 16, 16, 16) + pixels
 
 
 def truncated(data: bytes, keep: float = 0.6) -> bytes:

@@ -13,8 +13,9 @@
 * :class:`WorkerPool`: runs ``fn(task)`` for a queue of tasks with a bounded number in flight,
   hands each result to the caller as it comes, and supervises the workers: a worker that dies
   (the OOM killer, a crash in a C library) raises :class:`BrokenPool` naming the tasks whose
-  outcome is lost; a task that runs longer than its allowance is reported hung and its worker
-  replaced with the rest of the pool. With ``inline`` the tasks run in this process (one worker:
+  outcome is lost; a task that runs longer than its allowance (timed from when a worker starts
+  it, never from when it was queued) is reported hung and its worker replaced with the rest of
+  the pool. With ``inline`` the tasks run in this process (one worker:
   no pool to start).
 
 Standard library only (``multiprocessing`` and ``concurrent.futures`` are imported when a pool
@@ -35,6 +36,22 @@ class BrokenPool(Exception):
     def __init__(self, lost: list) -> None:
         super().__init__(f"a worker process died with {len(lost)} task(s) in flight")
         self.lost = lost
+
+
+# The start time of each in-flight task, by its slot in the window: written by the worker as it
+# starts the task (CLOCK_MONOTONIC is one clock for every process of the machine), 0 while queued.
+_STARTED = {"stamps": None}
+
+
+def _init_worker(stamps, initializer, initargs) -> None:
+    _STARTED["stamps"] = stamps
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _timed_call(fn, slot: int, task):
+    _STARTED["stamps"][slot] = time.monotonic()
+    return fn(task)
 
 
 def default_workers() -> int:
@@ -100,6 +117,7 @@ class WorkerPool:
         self.inline = inline
         self.method, self.preload = method, tuple(preload)
         self._executor = None
+        self._stamps = None
         self._frozen = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -112,8 +130,10 @@ class WorkerPool:
                 gc.collect()
                 gc.freeze()  # the children share the parent's objects without the collector copying their pages
                 self._frozen = True
+            self._stamps = context.Array("d", self.window, lock=False)
             self._executor = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=context, initializer=self.initializer, initargs=self.initargs)
+                max_workers=self.workers, mp_context=context, initializer=_init_worker,
+                initargs=(self._stamps, self.initializer, self.initargs))
         return self._executor
 
     def kill(self) -> None:
@@ -155,7 +175,8 @@ class WorkerPool:
         ``on_result(task, result)`` gets each result in this process; a task it returns is run
         next (a retry). ``may_submit()`` False stops handing out tasks (a time budget): what is in
         flight finishes, the rest stays in ``queue``. ``on_tick()`` runs after every wait, at least
-        every ``poll`` seconds. ``allowance(task)``: seconds a task may take; a task over it is
+        every ``poll`` seconds. ``allowance(task)``: seconds a task may run once a worker started
+        it (time waiting in the queue does not count); a task over it is
         passed to ``on_hung(task)`` and every worker is replaced (the other tasks in flight go
         back to the queue). Raises :class:`BrokenPool` when a worker dies.
         """
@@ -165,21 +186,23 @@ class WorkerPool:
         from concurrent.futures import FIRST_COMPLETED, wait  # pylint: disable=import-outside-toplevel
         from concurrent.futures.process import BrokenProcessPool  # pylint: disable=import-outside-toplevel
 
-        in_flight: dict = {}
+        in_flight: dict = {}  # future -> (task, slot)
         while queue or in_flight:
             executor = self._start()
             while queue and len(in_flight) < self.window and (may_submit is None or may_submit()):
                 task = queue.popleft()
-                in_flight[executor.submit(self.fn, task)] = (task, time.monotonic())
+                slot = min(set(range(self.window)) - {used for _task, used in in_flight.values()})
+                self._stamps[slot] = 0.0
+                in_flight[executor.submit(_timed_call, self.fn, slot, task)] = (task, slot)
             if not in_flight:
                 return
             done, _running = wait(list(in_flight), timeout=poll, return_when=FIRST_COMPLETED)
             for future in done:
-                task, _started = in_flight.pop(future)
+                task, _slot = in_flight.pop(future)
                 try:
                     result = future.result()
                 except BrokenProcessPool as exc:
-                    lost = [task] + [item for item, _started in in_flight.values()]
+                    lost = [task] + [item for item, _slot in in_flight.values()]
                     in_flight.clear()
                     self.kill()
                     raise BrokenPool(lost) from exc
@@ -192,11 +215,11 @@ class WorkerPool:
                 on_tick()
 
     def _replace_hung(self, in_flight: dict, queue: deque, allowance, on_hung) -> None:
-        now = time.monotonic()
-        hung = [task for task, started in in_flight.values() if now - started > allowance(task)]
+        now, stamps = time.monotonic(), self._stamps
+        hung = [task for task, slot in in_flight.values() if stamps[slot] and now - stamps[slot] > allowance(task)]
         if not hung:
             return
-        for task, _started in in_flight.values():
+        for task, _slot in in_flight.values():
             if not any(task is stuck for stuck in hung):
                 queue.appendleft(task)
         in_flight.clear()

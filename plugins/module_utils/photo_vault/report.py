@@ -25,6 +25,15 @@ class ReportError(Exception):
     """The report cannot be made; the message says what to do."""
 
 
+def camera_name(make: str | None, model: str | None) -> str | None:
+    """How photo tools name a camera: "Canon EOS 40D", not "Canon Canon EOS 40D" (the model alone
+    when it already starts with the make, case-insensitive), "Apple iPhone 13" otherwise."""
+    make, model = (make or "").strip(), (model or "").strip()
+    if make and model.lower().startswith(make.lower()):
+        return model
+    return " ".join(part for part in (make, model) if part) or None
+
+
 def _grouped(cat: Catalog, grouping: str) -> dict[str, dict[str, int]]:
     return {(key if key not in (None, "") else UNKNOWN): {"count": count, "bytes": size}
             for key, count, size in cat.assets_grouped(grouping)}
@@ -60,7 +69,8 @@ def catalog_report(cat: Catalog, thumbs_root: str | None = None) -> dict:
     }
     report["images"] = report["per_media_type"].get("image", {}).get("count", 0)
     report["videos"] = report["per_media_type"].get("video", {}).get("count", 0)
-    report["per_device"] = cat.assets_per_device()
+    report["per_device"] = [{**device, "camera": camera_name(device["make"], device["model"])}
+                            for device in cat.assets_per_device()]
     report["per_source"] = cat.assets_per_source_root()
     report["source_paths"] = cat.source_path_count()
     report.update(cat.asset_flags())

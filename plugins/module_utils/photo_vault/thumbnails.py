@@ -15,8 +15,11 @@ bytes) and the ``photo_thumbnails`` module (which reads originals from the vault
 ``data`` is the file's bytes (or None: then ``path`` is read); ``fmt`` is the vault's normalised
 extension (``jpg``, ``heic``, ``png``, ``dng``, ``mov``...). The result never raises: ``status`` is
 ``ok`` (``sizes`` holds name -> (width, height, bytes)), ``skipped`` (no thumbnail can be made
-here, e.g. a video without ffmpeg; ``reason`` says why) or ``failed`` (the file does not decode;
-``reason`` says how). ``write=False`` does everything but write (check mode, benchmarks).
+here, e.g. a video without ffmpeg; ``reason`` says why), ``failed`` (the file does not decode;
+``reason`` says how: the only outcome that says anything about the file) or ``error`` (the file
+decoded, or could not be tried, but the thumbnails could not be made or written here and now:
+the thumbnails root full, not writable or not a directory, out of memory, an encoder error;
+nothing is recorded and the next run tries again). ``write=False`` does everything but write (check mode, benchmarks).
 
 Files (each written to a temp file in its final directory, then renamed: never a partial file
 under its final name; no fsync, they can be regenerated)::
@@ -191,6 +194,7 @@ def make_thumbnails(data: bytes | None, path: str | None, fmt: str, sha256: str,
     result = ThumbnailResult(sha256=sha256, status="failed")
     fmt = normalise_format(fmt)
     ordered = _ordered(sizes)
+    stage = "decode"  # only a failure in this stage says the file is bad
     try:
         if not ordered:
             raise ThumbnailError("no thumbnail sizes were requested")
@@ -200,26 +204,31 @@ def make_thumbnails(data: bytes | None, path: str | None, fmt: str, sha256: str,
         with warnings.catch_warnings():  # Pillow warns about damaged EXIF blocks: the outcome says enough
             warnings.simplefilter("ignore")
             image = _decode_largest(data, path, fmt, largest[1], largest[2], result, engine)
+            stage = "encode"
             encoded = _encode_all(image, ordered, quality, result)
         result.status, result.reason = "ok", None
         if write:
+            stage = "write"
             _write_all(thumbs_root, sha256, ordered, encoded, result, metadata, fmt)
     except ThumbnailSkip as exc:
         result.status, result.reason, result.sizes = "skipped", str(exc), {}
         if write:
             _write_metadata_only(thumbs_root, sha256, ordered, result, metadata, fmt)
-    except ThumbnailError as exc:
-        result.status, result.reason, result.sizes = "failed", str(exc), {}
     except ImportError as exc:
         result.status, result.sizes = "skipped", {}
         result.reason = (f"the image library {exc.name or exc} is not installed on this host "
                          "(install Pillow and pillow-heif, e.g. with the photo_vault role)")
     except MemoryError:
-        result.status, result.sizes = "failed", {}
-        result.reason = "out of memory while decoding; run with fewer workers or on a host with more memory"
+        result.status, result.sizes = "error", {}
+        result.reason = "out of memory while making thumbnails; run with fewer workers or on a host with more memory"
     except Exception as exc:  # pylint: disable=broad-exception-caught  # one bad file never aborts a batch
-        result.status, result.sizes = "failed", {}
-        result.reason = f"cannot make thumbnails of this {fmt or 'file'}: {_describe(exc)}"
+        result.status, result.sizes = ("failed" if stage == "decode" else "error"), {}
+        if isinstance(exc, ThumbnailError):
+            result.reason = str(exc)
+        elif stage == "decode":
+            result.reason = f"cannot make thumbnails of this {fmt or 'file'}: {_describe(exc)}"
+        else:
+            result.reason = f"cannot {stage} the thumbnails of this {fmt or 'file'}: {_describe(exc)}"
     return result
 
 

@@ -14,8 +14,9 @@ each outcome with ``Catalog.record_thumbnails``. An asset is due when:
 - it was skipped because ffmpeg was missing and ffmpeg is installed now;
 - ``force`` is set.
 
-Assets that failed before with the same settings are not retried on every run (the reason is in
-the catalog; ``force`` retries them). Originals are only read. The thumbnails root may be on
+Assets that failed before with the same settings (the original does not decode) are not retried
+on every run (the reason is in the catalog; ``force`` retries them). An ``error`` (the thumbnails
+root full or not writable, out of memory) is not recorded: the asset stays due. Originals are only read. The thumbnails root may be on
 another machine's disk than the vault (the seed keeps them on a workstation's SSD); each root has
 its own records in the catalog, keyed by its absolute path.
 """
@@ -248,6 +249,9 @@ def make_missing_thumbnails(vault: str, catalog: str | None = None, thumbs_root:
         def record(results):
             nonlocal done
             for sha, status, reason, sizes in results:
+                if status == "error":  # not the file's fault (a full disk, memory): not recorded, due next run
+                    report.failed.append({"sha256": sha, "reason": f"{reason}; the next run tries again"})
+                    continue
                 cat.record_thumbnails(sha, thumbs_root, status, SETTINGS, sizes, reason)
                 if status == "ok":
                     report.created += 1

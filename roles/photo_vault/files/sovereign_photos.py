@@ -363,7 +363,7 @@ def describe(report: dict, config: dict) -> str:
     years = ", ".join(f"{year} {v['count']}" for year, v in sorted(report.get("per_year", {}).items()))
     if years:
         lines.append(f"  per year: {years}")
-    devices = ", ".join(f"{' '.join(x for x in (d['make'], d['model']) if x) or 'unknown'} {d['count']}"
+    devices = ", ".join(f"{d.get('camera') or 'unknown'} {d['count']}"
                         for d in report.get("per_device", [])[:8])
     if devices:
         lines.append(f"  devices: {devices}")

@@ -219,6 +219,7 @@ def test_thumbnails_and_info(installed, inbox, tmp_path):
     text = run(installed, config, "info")
     assert text.stdout.startswith(f"photo vault {tmp_path / 'vault'}: {len(unique)} assets")
     assert "per year: 2008 2" in text.stdout
+    assert "Canon EOS 40D 2" in text.stdout and "Canon Canon" not in text.stdout
     assert not (tmp_path / "state" / "info.json").exists()
 
 

@@ -88,7 +88,10 @@ class Committer:  # pylint: disable=too-many-instance-attributes
             batch.dirs.add(os.path.dirname(os.path.join(self.cfg.vault, asset["rel_path"])))
             if result.thumbs and self.thumb_settings is not None:
                 thumb_status, reason, sizes = result.thumbs
-                batch.thumbs.append((sha, thumb_status, reason, sizes))
+                if thumb_status == "error":  # not recorded: the next photo_thumbnails run makes them
+                    self.tally.thumbnails_missing(reason)
+                else:
+                    batch.thumbs.append((sha, thumb_status, reason, sizes))
             self._add_source(result, asset.get("icloud_master_id"))
             self.owner_state[sha] = "done"
             for waiting in self.waiting.pop(sha, []):

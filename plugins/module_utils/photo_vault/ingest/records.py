@@ -55,11 +55,16 @@ class Tally:
     rejected: list = field(default_factory=list)
     errors: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    no_thumbnails: dict = field(default_factory=dict)  # why thumbnails could not be made -> new assets
     changed: bool = False
 
     def skip(self, reason: str) -> None:
         self.counts["skipped"] += 1
         self.skipped_reasons[reason] = self.skipped_reasons.get(reason, 0) + 1
+
+    def thumbnails_missing(self, reason: str | None) -> None:
+        reason = reason or "unknown error"
+        self.no_thumbnails[reason] = self.no_thumbnails.get(reason, 0) + 1
 
     def reject(self, path: str, reason: str) -> None:
         self.rejected.append({"path": path_key(path), "reason": reason})

@@ -218,10 +218,15 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
                    counted(counts["duplicates"], "duplicate path") if counts["duplicates"] else "",
                    counted(counts["live_pairs"], "live photo pair") if counts["live_pairs"] else "",
                    f"{counts['skipped']} skipped" if counts["skipped"] else "",
+                   f"{sum(tally.no_thumbnails.values())} without thumbnails" if tally.no_thumbnails else "",
                    f"{len(tally.rejected)} rejected" if tally.rejected else "",
                    f"{len(tally.errors)} FAILED" if tally.errors else ""]
         if any(details):
             summary += "; " + ", ".join(d for d in details if d)
+        for reason, count in sorted(tally.no_thumbnails.items()):
+            tally.warnings.append(f"the thumbnails of {counted(count, 'new photo/video', 'new photos/videos')} were not "
+                                  f"made ({reason}); the originals are in the vault. Fix that, then run "
+                                  "sovereign.cloud.photo_thumbnails (sovereign-photos thumbnails) to make them")
         return {
             "changed": tally.changed,
             "ingested": counts["ingested"], "duplicates": counts["duplicates"], "unchanged": counts["unchanged"],

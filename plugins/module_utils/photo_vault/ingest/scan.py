@@ -73,6 +73,11 @@ def scan(cfg, source_index: dict, rejection_index: dict, tally: Tally) -> Scan:
     return result
 
 
+# Reasons an earlier version rejected good originals for (a thumbnail it could not write, memory).
+STALE_THUMBNAIL_REJECTIONS = ("the image does not decode: cannot write thumbnails under",
+                              "the image does not decode: out of memory")
+
+
 def _rejected_before(found: SourceFile, rejected, tally: Tally) -> bool:
     """True when the file was rejected (or skipped as not media) before and is unchanged: report
     it again from the catalog without reading it."""
@@ -84,6 +89,8 @@ def _rejected_before(found: SourceFile, rejected, tally: Tally) -> bool:
         return True
     if reason.startswith("cannot read") and os.access(found.path, os.R_OK):
         return False  # readable now (permissions fixed): try again
+    if reason.startswith(STALE_THUMBNAIL_REJECTIONS):
+        return False  # rejected by an earlier version for its thumbnails, not its content: try again
     tally.reject(found.path, reason)
     return True
 

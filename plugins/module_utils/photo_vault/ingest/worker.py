@@ -321,6 +321,8 @@ def _decode_and_thumbnails(data, path, media, sha256: str, asset: dict, ctx: dic
                                         metadata=metadata)
         outcome = (result.status, result.reason, dict(result.sizes))
         decisive = not after_publish and media.format in DECODABLE_FORMATS
+        # only "failed" means the original does not decode; an "error" (the thumbnails root full or
+        # not writable, out of memory, an encoder error) never rejects it: it lands without thumbnails
         if result.status == "failed" and decisive:
             return outcome, _decode_reason(result.reason)
         return outcome, None

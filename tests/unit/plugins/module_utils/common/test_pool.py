@@ -52,6 +52,22 @@ def test_a_hung_task_is_reported_and_the_others_finish_on_fresh_workers():
     assert sorted(done) == [1, 2, 3, 4]
 
 
+def slow_square(task):
+    """A healthy task that takes a second (a large file on a slow NAS)."""
+    time.sleep(1.0)
+    return task * task, os.getpid()
+
+
+def test_the_allowance_counts_from_when_a_worker_starts_a_task_not_from_when_it_was_queued():
+    # 6 tasks of 1 s on 2 workers are all handed out at once; the last ones wait 2 s in the queue
+    done, hung = [], []
+    with pool.WorkerPool(slow_square, 2, window=6, method="fork") as workers:
+        workers.run(deque(range(6)), lambda task, result: done.append(task), poll=0.1,
+                    allowance=lambda task: 1.8, on_hung=hung.append)
+    assert hung == []
+    assert sorted(done) == list(range(6))
+
+
 def test_a_budget_stops_handing_out_work_and_leaves_the_rest_queued():
     queue = deque(range(10))
     handed = []

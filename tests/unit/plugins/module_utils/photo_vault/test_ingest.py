@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.ingest
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.lock import VaultLock
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.xmp import read_sidecar
 from support import media_factory as mf
-from support.faults import HangOn, StartMethod
+from support.faults import HangOn, SlowDisk, StartMethod
 from support.paths import COLLECTIONS, SAMPLES, TESTS
 EXIFTOOL = shutil.which("exiftool")
 
@@ -691,6 +692,89 @@ def test_a_hung_worker_is_replaced_and_its_file_rejected(tmp_path):
     assert "did not finish" in report["rejected"][0]["reason"]
     assert not list((tmp_path / "vault").rglob("*.partial-*"))
     assert ingest(src, tmp_path / "vault")["rejected"][0]["path"].endswith("IMG_2.JPG")  # not retried: unchanged
+
+
+def test_the_hang_detector_times_work_not_the_wait_in_the_queue(tmp_path):
+    # 8 files on 2 workers, each 1 s of work (a slow NAS) with 2.5 s allowed: the last ones wait
+    # 3 s in the queue before a worker starts them, and are healthy all the same.
+    src = tmp_path / "src"
+    for n in range(8):
+        mf.write(src / f"IMG_{n}.JPG", mf.jpeg(seed=900 + n, datetime_original="2020:01:01 00:00:00"), mf.OLD)
+    started = time.monotonic()
+    report = ingest(src, tmp_path / "vault", workers=2, hooks=SlowDisk(1.0, 2.5))
+    assert report["rejected"] == [] and report["errors"] == []
+    assert report["ingested"] == 8
+    assert time.monotonic() - started < 20
+
+
+def test_thumbnails_that_cannot_be_written_never_keep_a_good_original_out(tmp_path, monkeypatch):
+    from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault import thumbnails
+    from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.thumbnails_run import (
+        make_missing_thumbnails)
+
+    monkeypatch.setitem(thumbnails._STATE, "pyvips", None)  # a host without pyvips: Pillow decodes  # pylint: disable=protected-access
+    src, vault, thumbs = tmp_path / "src", tmp_path / "vault", tmp_path / "thumbs"
+    mf.write(src / "a.jpg", mf.jpeg(seed=910, datetime_original="2020:01:01 00:00:00"), mf.OLD)
+    mf.write(src / "scan-48bit.png", mf.png16(seed=911), mf.OLD)
+    mf.write(src / "scan-16bit-grey.png", mf.png16(seed=912, gray=True), mf.OLD)
+    mf.write(src / "scan-48bit.tif", mf.tiff16(seed=913), mf.OLD)
+    thumbs.write_bytes(b"")  # the thumbnails root is not a directory (a mount point gone wrong)
+
+    report = ingest(src, vault, thumbs_root=str(thumbs), workers=1)
+    assert report["rejected"] == [] and report["errors"] == []
+    assert report["ingested"] == 4 and len(originals(vault)) == 4
+    assert len(catalog_rows(vault, "assets")) == 4
+    assert "4 without thumbnails" in report["summary"]
+    assert any("cannot write thumbnails under" in w and "photo_thumbnails" in w for w in report["warnings"])
+    assert catalog_rows(vault, "thumbnail_status") == []  # due, not failed
+    again = ingest(src, vault, thumbs_root=str(thumbs), workers=1)
+    assert (again["unchanged"], again["rejected"], again["changed"]) == (4, [], False)
+
+    still_broken = make_missing_thumbnails(str(vault), thumbs_root=str(thumbs), workers=1)
+    assert (still_broken.due, still_broken.created, still_broken.previously_failed) == (4, 0, 0)
+    assert all("next run tries again" in item["reason"] for item in still_broken.failed)
+    thumbs.unlink()
+    fixed = make_missing_thumbnails(str(vault), thumbs_root=str(thumbs), workers=1)
+    assert (fixed.due, fixed.created, fixed.failed) == (4, 4, [])
+    assert len(list((thumbs / "tiny").rglob("*.jpg"))) == 4
+
+
+def test_a_good_original_rejected_earlier_for_its_thumbnails_is_taken_now(tmp_path):
+    src, vault = tmp_path / "src", tmp_path / "vault"
+    photo = mf.write(src / "a.jpg", mf.jpeg(seed=930, datetime_original="2020:01:01 00:00:00"), mf.OLD)
+    (tmp_path / "other").mkdir()
+    ingest(tmp_path / "other", vault)  # creates the catalog
+    st = photo.stat()
+    with Catalog.open(str(vault), create=False) as catalog, catalog.transaction():
+        catalog.record_rejection(str(photo), str(src), st.st_size, st.st_mtime_ns,
+                                 "the image does not decode: cannot write thumbnails under /thumbs: No space left on device")
+    report = ingest(src, vault)
+    assert (report["ingested"], report["rejected"]) == (1, [])
+    assert catalog_rows(vault, "rejections") == []
+
+
+def test_only_a_real_decode_failure_rejects_an_original(tmp_path, monkeypatch):
+    from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault import thumbnails
+
+    src, vault = tmp_path / "src", tmp_path / "vault"
+    mf.write(src / "good.jpg", mf.jpeg(seed=920, datetime_original="2020:01:01 00:00:00"), mf.OLD)
+    # well-formed chunks (right CRCs) around image data that is not zlib: only a decode finds it
+    garbage = random.Random(921).randbytes(300)
+    idat = len(garbage).to_bytes(4, "big") + b"IDAT" + garbage + zlib.crc32(b"IDAT" + garbage).to_bytes(4, "big")
+    good_png = mf.png16(seed=921)
+    start = good_png.index(b"IDAT") - 4
+    end = good_png.index(b"IEND") - 4
+    mf.write(src / "broken.png", good_png[:start] + idat + good_png[end:], mf.OLD)
+
+    def no_memory(*_args):
+        raise MemoryError
+
+    monkeypatch.setattr(thumbnails, "_encode_all", no_memory)  # the encoder runs out of memory
+    report = ingest(src, vault, workers=1)
+    assert [Path(r["path"]).name for r in report["rejected"]] == ["broken.png"]
+    assert "does not decode" in report["rejected"][0]["reason"]
+    assert report["ingested"] == 1 and "1 without thumbnails" in report["summary"]
+    assert any("out of memory" in w for w in report["warnings"])
 
 
 def test_a_catalog_that_cannot_be_opened_explains_and_releases_the_lock(tmp_path):

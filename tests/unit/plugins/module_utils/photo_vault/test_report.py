@@ -7,7 +7,7 @@ import os
 import pytest
 
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import Catalog
-from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.report import ReportError, catalog_info
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.report import ReportError, camera_name, catalog_info
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.verify import verify_vault
 from ansible_collections.sovereign.cloud.plugins.modules import photo_catalog_info
 from support.ansible_module import run_module
@@ -65,7 +65,10 @@ def test_the_report_counts_what_the_family_has(tmp_path, location):
     assert report["per_month"]["2023-05"] == {"count": 2, "bytes": 5000}
     assert report["per_date_source"] == {"exif": {"count": 3, "bytes": 9000}, "filename": {"count": 1, "bytes": 500},
                                          "quicktime": {"count": 1, "bytes": 2000}}
-    assert report["per_device"][0] == {"make": "Apple", "model": "iPhone 13", "count": 2, "bytes": 5000}
+    assert report["per_device"][0] == {"make": "Apple", "model": "iPhone 13", "camera": "Apple iPhone 13", "count": 2,
+                                       "bytes": 5000}
+    # the model alone when it already names the make, as photo tools show it
+    assert {d["camera"] for d in report["per_device"]} == {"Apple iPhone 13", "Apple iPhone 15 Pro", "Canon EOS 80D", None}
     assert {(d["make"], d["model"]) for d in report["per_device"]} == {
         ("Apple", "iPhone 13"), ("Apple", "iPhone 15 Pro"), ("Canon", "Canon EOS 80D"), (None, None)}
     # The Canon photo reached the vault through both folders: it counts once per folder, once in total.
@@ -119,3 +122,11 @@ def test_the_module_returns_the_report_and_changes_nothing(tmp_path, location):
     assert result["changed"] is False and result["assets"] == 5 and result["live_pairs"] == 1
     assert result["summary"].startswith("5 assets")
     assert run_module(photo_catalog_info, {})["msg"] == "one of the following is required: vault, catalog"
+
+
+@pytest.mark.parametrize(("make", "model", "shown"), [
+    ("Canon", "Canon EOS 40D", "Canon EOS 40D"), ("CANON", "Canon EOS 5D", "Canon EOS 5D"),
+    ("Apple", "iPhone 13", "Apple iPhone 13"), (None, "iPhone 13", "iPhone 13"), ("Apple", None, "Apple"),
+    (None, None, None), (" Canon ", "Canon EOS R5 ", "Canon EOS R5")])
+def test_a_camera_is_named_as_photo_tools_name_it(make, model, shown):
+    assert camera_name(make, model) == shown
