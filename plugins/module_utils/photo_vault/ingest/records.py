@@ -54,12 +54,18 @@ class Tally:
     skipped_reasons: dict = field(default_factory=dict)
     rejected: list = field(default_factory=list)
     errors: list = field(default_factory=list)
+    skipped_links: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     changed: bool = False
 
     def skip(self, reason: str) -> None:
         self.counts["skipped"] += 1
         self.skipped_reasons[reason] = self.skipped_reasons.get(reason, 0) + 1
+
+    def skip_link(self, path: str, reason: str) -> None:
+        """A symbolic link that was not followed: counted under its reason and listed by path."""
+        self.skip(reason)
+        self.skipped_links.append({"path": path_key(path), "reason": reason})
 
     def reject(self, path: str, reason: str) -> None:
         self.rejected.append({"path": path_key(path), "reason": reason})
