@@ -199,8 +199,8 @@ def test_a_file_swapped_for_a_link_after_the_walk_is_not_read_through_it(tmp_pat
     assert info.value.errno == 40  # ELOOP
 
 
-def test_verify_reports_an_original_or_sidecar_that_is_a_link_as_corrupt_without_hashing_through_it(tmp_path,
-                                                                                                   catalog):
+def test_verify_reports_an_original_or_sidecar_that_is_a_link_as_corrupt_without_hashing_through_it(
+        tmp_path, catalog):
     vault, elsewhere = tmp_path / "vault", tmp_path / "elsewhere"
     vault.mkdir()
     elsewhere.mkdir()
@@ -223,8 +223,8 @@ def test_verify_reports_an_original_or_sidecar_that_is_a_link_as_corrupt_without
     details = {d["path"]: d for d in report.details if d["status"] == "corrupt"}
     assert "symbolic link" in details[linked["rel_path"]]["detail"]
     assert "symbolic link" in details[sidecar_linked["sidecar_rel_path"]]["detail"]
-    status = {r["sha256"]: r["last_verify_status"] for r in rows(vault, catalog,
-                                                                  "SELECT sha256, last_verify_status FROM assets")}
+    recorded = rows(vault, catalog, "SELECT sha256, last_verify_status FROM assets")
+    status = {r["sha256"]: r["last_verify_status"] for r in recorded}
     assert status[linked["sha256"]] == "corrupt"
     assert original.is_symlink() and sidecar.is_symlink()  # reported, left as found
 
@@ -277,7 +277,7 @@ def test_a_photo_whose_name_is_not_utf8_lands_and_is_recorded_losslessly(tmp_pat
     escaped = str(inbox) + "/\\xe9t\\xe9.jpg"
     assert sources[escaped] == sha and sources[str(inbox) + "/\\\\xe9t\\\\xe9.jpg"] == mf.sha256(mf.jpeg(seed=21))
     assert os.fsencode(unescape_path(escaped)) == bad_path  # the exact bytes come back
-    [sidecar] = [p for p in (vault / "originals").rglob(f"{sha}.xmp")]
+    [sidecar] = list((vault / "originals").rglob(f"{sha}.xmp"))
     names = read_sidecar(sidecar.read_bytes()).original_names
     assert sorted(names) == sorted(["\\xe9t\\xe9.jpg", "copie-\\xe0.jpg"])
     assert [os.fsencode(unescape_path(n)) for n in names if n.startswith("\\xe9")] == [LATIN1]
