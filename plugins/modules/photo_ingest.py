@@ -23,8 +23,15 @@ description:
     appears under a final name; an interrupted run (even kill -9 or a power cut) is completed by the
     next one.
   - Bad input never stops the batch and never lands in the vault. Truncated or corrupt images and
-    videos, empty files, random bytes or text with a photo extension, unreadable files and names that
-    are not UTF-8 are listed in RV(rejected) with the reason, each with a warning.
+    videos, empty files, random bytes or text with a photo extension and unreadable files are listed in
+    RV(rejected) with the reason, each with a warning.
+  - A file name that is not UTF-8 (old cameras, Windows and SMB shares) is ingested like any other; the
+    catalog and the sidecar record it losslessly with each byte that is not UTF-8 written as C(\xNN)
+    (and a backslash in such a name as C(\\)), e.g. C(\xe9t\xe9.jpg) for the Latin-1 name C(été.jpg).
+  - Symbolic links in a watched folder are never followed (a link may point anywhere, or at itself); each
+    is listed in RV(skipped_links) with the reason.
+  - A source may be a folder inside the vault root beside C(originals/) (C(<vault>/icloud-sync)), never
+    C(originals/), the thumbnails, the catalog or the vault's own C(.sovereign*) state.
   - Silently ignored are C(.DS_Store), C(._*), C(@eaDir/), C(Thumbs.db), C(desktop.ini), icloudpd C(*.part),
     Syncthing's C(.stfolder), C(.stversions/), C(~syncthing~*) and C(.syncthing.*.tmp), sidecars
     (C(*.xmp) are read as metadata; C(*.aae), C(*.json)), hidden folders, and files modified in the last
@@ -144,6 +151,16 @@ skipped_reasons:
   returned: always
   type: dict
   sample: {"not a photo or video": 2, "modified less than min_age seconds ago (still being written?)": 1}
+skipped_links:
+  description:
+    - Symbolic links found in the watched folders, which are never followed, each with the reason (also counted in
+      RV(skipped_files) and RV(skipped_reasons)).
+    - A link to a file outside the watched folder, a loop, a broken link, a link to a folder or to a file inside it
+      (that file is ingested under its own name).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"path": "/srv/inbox/passwd.jpg", "reason": "a symbolic link to a file outside the watched folder (not followed)"}]
 rejected:
   description:
     - Inputs that are not acceptable photos or videos, with the reason. The files were not touched.

@@ -454,11 +454,10 @@ def make_inbox(root: Path, video: bool = True, prefer_ffmpeg: bool = True) -> di
     for rel, (data, word) in bad.items():
         write(root / rel, data, OLD)
         rejected[rel] = word
-    bad_name = os.fsencode(str(root / "bad")) + b"/caf\xe9.jpg"
-    with open(bad_name, "wb") as handle:
-        handle.write(jpeg(seed=405))
-    os.utime(bad_name, (OLD, OLD))
-    rejected[os.fsdecode(b"bad/caf\xe9.jpg")] = "UTF-8"
+    # a Latin-1 name from an old Windows share: not UTF-8, a photo all the same
+    latin1 = jpeg(seed=405, datetime_original="2005:05:05 05:05:05")
+    (root / "latin1").mkdir(parents=True, exist_ok=True)
+    add(os.fsdecode(b"latin1/caf\xe9.jpg"), latin1, "2005/05/05", "jpg", "exif")
     fifo = root / "bad/pipe.jpg"
     os.mkfifo(fifo)
     os.utime(fifo, (OLD, OLD))

@@ -46,11 +46,13 @@ class FileDigest:
         return f"FileDigest({self.sha256!r}, {self.size})"
 
 
-def open_readonly(path: str, nonblock: bool = False) -> int:
+def open_readonly(path: str, nonblock: bool = False, follow_symlinks: bool = True) -> int:
     """Open ``path`` read-only without updating its atime where we may (``O_NOATIME`` needs the
     file's owner or CAP_FOWNER; anyone else reads without it). ``nonblock``: a FIFO swapped in for
-    a file never blocks the open."""
+    a file never blocks the open. ``follow_symlinks=False``: a symbolic link fails with ``ELOOP``."""
     flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | (getattr(os, "O_NONBLOCK", 0) if nonblock else 0)
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
     noatime = getattr(os, "O_NOATIME", 0)
     if noatime:
         try:
@@ -116,14 +118,16 @@ def hash_fd(fd: int, size: int | None = None, sha1: bool = False, copy_to: int |
     return FileDigest(digest.hexdigest(), offset, second.hexdigest() if second is not None else None)
 
 
-def hash_file(path: str, from_disk: bool = False, evict_after: bool = False, sequential: bool = False) -> FileDigest:
-    """Hash the file at ``path`` (opened with :func:`open_readonly`).
+def hash_file(path: str, from_disk: bool = False, evict_after: bool = False, sequential: bool = False,
+              follow_symlinks: bool = True) -> FileDigest:
+    """Hash the file at ``path`` (opened with :func:`open_readonly`; ``follow_symlinks=False``: a
+    symbolic link raises ``OSError`` with ``ELOOP`` instead of being hashed through).
 
     ``from_disk``: drop its pages from the page cache first, so the bytes come from the disk and
     not from memory (a read-back or a verification). ``evict_after``: drop them again when done,
     so a pass over a whole vault does not push everything else out of memory. ``sequential``: ask
     for aggressive read-ahead."""
-    fd = open_readonly(path)
+    fd = open_readonly(path, follow_symlinks=follow_symlinks)
     try:
         if from_disk:
             advise(fd, "POSIX_FADV_DONTNEED")

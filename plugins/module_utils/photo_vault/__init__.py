@@ -8,7 +8,8 @@
   is and when it was taken; :mod:`.catalog` (package): the index, and every SQL statement;
 * :mod:`.publish`: the verified, never-replacing write of an original; :mod:`.lock`: one ingest
   per vault; :mod:`.sources`: walking and reading the watched folders; :mod:`.layout`: the names
-  a vault uses on disk; :mod:`.xmp`: the sidecars;
+  a vault uses on disk and what of it a source may never be; :mod:`.names`: file names written
+  down losslessly (those that are not UTF-8 too); :mod:`.xmp`: the sidecars;
 * :mod:`.thumbnails` (one asset) and :mod:`.thumbnails_run` (a whole vault); :mod:`.verify`:
   re-hashing originals; :mod:`.report`: what the vault holds; :mod:`.restore_drill`: restoring a
   sample from restic and comparing it with the catalog.

@@ -27,6 +27,7 @@ over 500 GB does not evict everything else from memory.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import time
@@ -50,6 +51,10 @@ BATCH_FILES = 64
 JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".localized"})
 JUNK_DIRS = frozenset({"@eaDir", ".AppleDouble", "#recycle", ".Trashes", ".Spotlight-V100", ".fseventsd"})
 PROBLEM_STATUSES = ("corrupt", "missing", "unreadable")
+LINKED_ORIGINAL = ("the original is a symbolic link, not a file: it was not hashed through the link; put the file "
+                   "itself back (from the link's target if it is the right one, or from a backup)")
+LINKED_SIDECAR = ("the sidecar is a symbolic link, not a file: it was not read through the link; remove the link "
+                  "and run sovereign.cloud.photo_ingest, which writes the sidecar again")
 
 
 class VerifyError(Exception):
@@ -167,11 +172,15 @@ def check_batch(batch: list[tuple[str, str, int]], drop_cache: bool = True) -> l
     out = []
     for sha256, path, size in batch:
         try:
-            digest = hash_file(path, from_disk=drop_cache, evict_after=drop_cache, sequential=True)
+            digest = hash_file(path, from_disk=drop_cache, evict_after=drop_cache, sequential=True,
+                               follow_symlinks=False)
         except FileNotFoundError:
             out.append((sha256, "missing", 0, "the original is not on disk"))
             continue
         except OSError as exc:
+            if exc.errno == errno.ELOOP:  # made a link after the walk: never hashed through it
+                out.append((sha256, "corrupt", 0, LINKED_ORIGINAL))
+                continue
             out.append((sha256, "unreadable", 0, f"cannot read the original: {exc.strerror or exc}"))
             continue
         if digest.sha256 == sha256:
@@ -252,9 +261,10 @@ def is_in_flight(name: str) -> bool:
     return name.startswith(".") and ".partial-" in name
 
 
-def walk_originals(vault: str) -> set[str]:
+def walk_originals(vault: str, links: set[str] | None = None) -> set[str]:
     """Paths (relative to the vault, ``/``-separated) of every file under ``originals/``, except
-    in-flight temp files and file-browser junk."""
+    in-flight temp files and file-browser junk. Symbolic links are not followed; their paths are
+    also added to ``links``."""
     found: set[str] = set()
     root = os.path.join(vault, ORIGINALS)
     stack = [(root, ORIGINALS)]
@@ -271,6 +281,8 @@ def walk_originals(vault: str) -> set[str]:
                     stack.append((entry.path, f"{rel}/{name}"))
             elif not (name in JUNK_NAMES or name.startswith("._") or is_in_flight(name)):
                 found.add(f"{rel}/{name}")
+                if links is not None and entry.is_symlink():
+                    links.add(f"{rel}/{name}")
     return found
 
 
@@ -381,11 +393,14 @@ def verify_vault(vault: str, catalog: str | None = None, mode: str = "full", per
         # snapshot does not know (re-checked below), never as a missing original.
         assets = cat.asset_files()
         order = cat.verification_order()
-        on_disk = walk_originals(vault)
+        links: set[str] = set()
+        on_disk = walk_originals(vault, links)
         report.total_assets, report.total_bytes = len(assets), sum(int(a["size"]) for a in assets.values())
 
         absent = {sha for sha, row in assets.items() if row["rel_path"] not in on_disk}
-        present_order = [item for item in order if item[0] not in absent]
+        # an original that is a symbolic link is corrupt, in every mode, and never hashed through the link
+        linked = {sha for sha, row in assets.items() if row["rel_path"] in links}
+        present_order = [item for item in order if item[0] not in absent and item[0] not in linked]
         chosen = present_order if mode == "full" else select_sample(present_order, percent, max_bytes)
         report.selected, report.selected_bytes = len(chosen), sum(item[2] for item in chosen)
 
@@ -393,6 +408,10 @@ def verify_vault(vault: str, catalog: str | None = None, mode: str = "full", per
         for sha, row in assets.items():
             known.add(row["rel_path"])
             known.add(sidecar_of(row["rel_path"], row["sidecar_rel_path"]))
+            if sidecar_of(row["rel_path"], row["sidecar_rel_path"]) in links and sha not in linked:
+                report.corrupt.append(sha)
+                report.details.append({"sha256": sha, "path": sidecar_of(row["rel_path"], row["sidecar_rel_path"]),
+                                       "status": "corrupt", "detail": LINKED_SIDECAR})
             if sidecar_of(row["rel_path"], row["sidecar_rel_path"]) not in on_disk and sha not in absent:
                 report.missing_sidecars.append(sha)
                 report.details.append({"sha256": sha, "path": sidecar_of(row["rel_path"], row["sidecar_rel_path"]),
@@ -415,9 +434,11 @@ def verify_vault(vault: str, catalog: str | None = None, mode: str = "full", per
         verified: list[tuple[str, str]] = []
         for sha in sorted(absent):
             results.append((sha, "missing", 0, "the original is not on disk"))
+        for sha in sorted(linked):
+            results.append((sha, "corrupt", 0, LINKED_ORIGINAL))
         for sha, status, nbytes, detail in results:
             verified.append((sha, status))
-            if sha not in absent:
+            if sha not in absent and sha not in linked:
                 report.checked += 1
                 report.checked_bytes += nbytes
             if status == "ok":
@@ -426,7 +447,7 @@ def verify_vault(vault: str, catalog: str | None = None, mode: str = "full", per
             getattr(report, status).append(sha)
             report.details.append({"sha256": sha, "path": assets[sha]["rel_path"], "status": status, "detail": detail})
         for name in PROBLEM_STATUSES:
-            getattr(report, name).sort()
+            setattr(report, name, sorted(set(getattr(report, name))))
 
         if os.path.isdir(thumbs_root):
             report.thumbs_root = thumbs_root

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog.schema import (
     INDEXES, SCHEMA_LOCK_KEY, SCHEMA_VERSION, TABLES)
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.layout import SQLITE_NAME
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.names import escape_path
 
 NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afpfs"})
 
@@ -33,8 +34,9 @@ def utc_now() -> str:
 
 
 def path_key(path: str) -> str:
-    """A path as the catalog stores it: valid UTF-8 text, undecodable bytes shown as \\xNN."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+    """A path as the catalog stores it: valid UTF-8 text, losslessly escaped when the name is not
+    UTF-8 (:func:`..names.escape_path`; :func:`..names.unescape_path` gives the path back)."""
+    return escape_path(path)
 
 
 def filesystem_type(path: str) -> str:

@@ -174,7 +174,7 @@ class Committer:  # pylint: disable=too-many-instance-attributes
             self.tally.changed = True
             return
         self._add_source(result, result.icloud_master_id)
-        self.batch.names.setdefault(names_to, []).append(result.name)
+        self.batch.names.setdefault(names_to, []).append(path_key(result.name))
 
     def _add_source(self, result: Outcome, icloud_master_id) -> None:
         self.batch.sources.append((result.file, result.sha256, icloud_master_id))

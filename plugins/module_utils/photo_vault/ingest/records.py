@@ -54,6 +54,7 @@ class Tally:
     skipped_reasons: dict = field(default_factory=dict)
     rejected: list = field(default_factory=list)
     errors: list = field(default_factory=list)
+    skipped_links: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     no_thumbnails: dict = field(default_factory=dict)  # why thumbnails could not be made -> new assets
     changed: bool = False
@@ -65,6 +66,11 @@ class Tally:
     def thumbnails_missing(self, reason: str | None) -> None:
         reason = reason or "unknown error"
         self.no_thumbnails[reason] = self.no_thumbnails.get(reason, 0) + 1
+
+    def skip_link(self, path: str, reason: str) -> None:
+        """A symbolic link that was not followed: counted under its reason and listed by path."""
+        self.skip(reason)
+        self.skipped_links.append({"path": path_key(path), "reason": reason})
 
     def reject(self, path: str, reason: str) -> None:
         self.rejected.append({"path": path_key(path), "reason": reason})

@@ -29,7 +29,7 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.ingest
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.ingest.worker import (
     DigestSet, decoder_available, thumbnail_engine)
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.layout import (
-    ORIGINALS, SQLITE_NAME, state_dirs)
+    ORIGINALS, SQLITE_NAME, owned_by_vault, state_dirs)
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.lock import LockHeld, VaultLock, lock_holder
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.publish import clean_partials
 
@@ -77,14 +77,15 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
         cfg = self.cfg
         if not cfg.sources:
             raise IngestError("no sources given: list the folders to ingest from in the sources option")
-        vault_real = os.path.realpath(cfg.vault)
         for source in cfg.sources:
             if not os.path.isdir(source):
                 raise IngestError(f"source {source} is not a directory (it does not exist, or is a file); create it "
                                   "or remove it from sources")
-            real = os.path.realpath(source)
-            if real == vault_real or real.startswith(vault_real.rstrip("/") + "/"):
-                raise IngestError(f"source {source} is inside the vault {cfg.vault}; ingest from a folder outside it")
+            # a watched folder next to originals/ is fine (<vault>/icloud-sync); what the vault writes is not
+            owned = owned_by_vault(source, cfg.vault, cfg.thumbs_root, cfg.catalog)
+            if owned:
+                raise IngestError(f"source {source} is {owned} of the vault {cfg.vault}, which the vault writes; "
+                                  "watch a folder outside it, or one beside originals/ such as <vault>/icloud-sync")
         if os.path.exists(cfg.vault) and not os.path.isdir(cfg.vault):
             raise IngestError(f"vault {cfg.vault} exists and is not a directory")
         if not cfg.check and not os.path.isdir(os.path.dirname(cfg.vault.rstrip("/")) or "/"):
@@ -231,6 +232,7 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
             "changed": tally.changed,
             "ingested": counts["ingested"], "duplicates": counts["duplicates"], "unchanged": counts["unchanged"],
             "skipped_files": counts["skipped"], "skipped_reasons": dict(tally.skipped_reasons),
+            "skipped_links": tally.skipped_links,
             "rejected": tally.rejected, "errors": tally.errors, "bytes_ingested": counts["bytes_ingested"],
             "adopted": counts["adopted"], "live_pairs": counts["live_pairs"], "summary": summary,
             "warnings": tally.warnings, "vault": self.cfg.vault, "seconds": round(elapsed, 3),

@@ -19,7 +19,10 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalo
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.ingest.records import SKIP_PREFIX, Tally
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.formats import MEDIA_EXTENSIONS
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.sources import (
-    SourceFile, not_utf8, walk_sources)
+    SourceFile, walk_sources)
+
+# How earlier versions rejected a file name that is not UTF-8; such names are ingested now.
+OLD_NAME_RULE = "the file name is not valid UTF-8"
 
 
 class Scan:
@@ -41,27 +44,29 @@ def scan(cfg, source_index: dict, rejection_index: dict, tally: Tally) -> Scan:
     now_ns = time.time_ns()
     unchanged = 0
     # the hot loop of a no-op rescan: one dict look-up per file
-    for found in walk_sources(cfg.sources, skip=(cfg.vault, cfg.thumbs_root), problems=problems):
+    # never the vault (from a source around it), its thumbnails or catalog; a source beside originals/ is walked
+    skip = (cfg.vault, cfg.thumbs_root, cfg.catalog if cfg.catalog and "://" not in cfg.catalog else None)
+    for found in walk_sources(cfg.sources, skip=skip, problems=problems):
         path = found.path
-        key = path if path.isascii() else path_key(path)
+        if found.link:
+            tally.skip_link(path, found.link)
+            continue
+        key = path if path.isascii() and "\\" not in path else path_key(path)
         if 0 <= now_ns - found.mtime_ns < min_age_ns:
             tally.skip("modified less than min_age seconds ago (still being written?)")
             continue
         previous = known(key)
+        if previous is None and key is not path and "\\" in path:
+            previous = known(path)  # recorded before backslashes were escaped: the same file
         if previous is not None and previous[0] == found.size and previous[1] == found.mtime_ns:
             unchanged += 1
             continue
         if rejection_index and _rejected_before(found, rejection_index.get(key), tally):
             continue
         ext = os.path.splitext(path)[1].lower().lstrip(".")
-        if not_utf8(path):
-            _reject(result, tally, found, "the file name is not valid UTF-8 (shown with \\x escapes): rename it to "
-                                          "UTF-8 and run again; the file was not touched")
-            continue
         if not found.regular:
             if ext in MEDIA_EXTENSIONS:
-                _reject(result, tally, found, "not a regular file (a pipe, device, socket or broken link named like "
-                                              "a photo)")
+                _reject(result, tally, found, "not a regular file (a pipe, device or socket named like a photo)")
             else:
                 tally.skip("not a regular file")
             continue
@@ -84,6 +89,8 @@ def _rejected_before(found: SourceFile, rejected, tally: Tally) -> bool:
     if rejected is None or rejected[0] != found.size or rejected[1] != found.mtime_ns:
         return False
     reason = rejected[2]
+    if reason.startswith(OLD_NAME_RULE):
+        return False  # an earlier version refused names that are not UTF-8: ingest it now
     if reason.startswith(SKIP_PREFIX):
         tally.skip(reason[len(SKIP_PREFIX):])
         return True

@@ -18,6 +18,7 @@ asset) fixes its destination across a crash.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import signal
 import stat
@@ -36,6 +37,7 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.icloud import parse_icloudpd_name
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.sidecar import parse_source_sidecar
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.sniff import describe_unknown, sniff
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.names import escape_path
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.sources import SourceFile, open_source
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.xmp import (
     VaultSidecar, XmpError, read_sidecar, render_sidecar, update_sidecar)
@@ -131,6 +133,8 @@ def process_file(task: SourceFile) -> Outcome:
     except FileNotFoundError:
         return Outcome(task, "skipped", reason="the file disappeared after the scan")
     except OSError as exc:
+        if exc.errno == errno.ELOOP:  # swapped for a symbolic link after the walk: never followed
+            return Outcome(task, "skipped", reason="it became a symbolic link after the scan (not followed)")
         return Outcome(task, "rejected", reason=f"cannot open the file: {exc.strerror}")
     try:
         return _process_open(task, fd, ctx)
@@ -241,7 +245,7 @@ def _process_open(task: SourceFile, fd: int, ctx: dict) -> Outcome:  # pylint: d
             outcome = publish.publish_stream(final, fd, size, sha256, ctx["verify"], mtime_ns=mtime_ns,
                                              fault=fault, sync_dir=False)
         fault("published")
-        sidecar_names = [name]
+        sidecar_names = [escape_path(name)]  # a name that is not UTF-8 is recorded losslessly escaped
         _write_sidecar(os.path.join(ctx["vault"], rel_sidecar), asset, sidecar_names, source_sidecar, outcome)
         fault("sidecar-written")
     except publish.SourceChanged as exc:
@@ -280,8 +284,8 @@ def _duplicate(task: SourceFile, sha256: str, name: str, pending: bool) -> Outco
 def _read_source_sidecar(path: str | None, now):
     if not path:
         return None
-    try:
-        with open(path, "rb") as handle:
+    try:  # never through a symbolic link (the walk lists only sidecars that are not links)
+        with open(open_source(path), "rb") as handle:
             data = handle.read(4 * 1024 * 1024 + 1)
     except OSError:
         return None

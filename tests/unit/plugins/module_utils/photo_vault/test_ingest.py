@@ -398,9 +398,9 @@ def test_a_different_file_under_an_originals_name_fails_that_asset_loudly(tmp_pa
 def test_bad_source_and_vault_paths_are_explained(tmp_path):
     with pytest.raises(IngestError, match="is not a directory"):
         ingest(tmp_path / "missing", tmp_path / "vault")
-    (tmp_path / "vault" / "inbox").mkdir(parents=True)
-    with pytest.raises(IngestError, match="inside the vault"):
-        ingest(tmp_path / "vault" / "inbox", tmp_path / "vault")
+    (tmp_path / "vault" / "originals" / "inbox").mkdir(parents=True)
+    with pytest.raises(IngestError, match="its originals of the vault"):
+        ingest(tmp_path / "vault" / "originals" / "inbox", tmp_path / "vault")
     with pytest.raises(IngestError, match="parent of the vault"):
         ingest(tmp_path / "vault", tmp_path / "nowhere" / "vault")
 

@@ -167,9 +167,9 @@ def test_walk_skips_the_vault_and_does_not_follow_directory_links(tmp_path):
     (tmp_path / "inbox" / "vault" / "originals").mkdir(parents=True)
     (tmp_path / "inbox" / "vault" / "originals" / "b.jpg").write_bytes(b"x")
     os.symlink(tmp_path / "inbox", tmp_path / "inbox" / "loop")
-    found = [os.path.relpath(f.path, tmp_path) for f in
-             sources.walk_sources([str(tmp_path / "inbox")], skip=(str(tmp_path / "inbox" / "vault"),))]
-    assert found == ["inbox/a.jpg"]
+    found = {os.path.relpath(f.path, tmp_path): f.link for f in
+             sources.walk_sources([str(tmp_path / "inbox")], skip=(str(tmp_path / "inbox" / "vault"),))}
+    assert found == {"inbox/a.jpg": None, "inbox/loop": sources.LINK_FOLDER}
 
 
 def test_walk_reports_special_files_and_unreadable_folders(tmp_path, monkeypatch):
@@ -184,8 +184,9 @@ def test_walk_reports_special_files_and_unreadable_folders(tmp_path, monkeypatch
         return real_scandir(path)
     monkeypatch.setattr(os, "scandir", scandir)
     problems: list = []
-    found = {os.path.basename(f.path): f.regular for f in sources.walk_sources([str(tmp_path)], problems=problems)}
-    assert found == {"pipe.jpg": False, "broken.jpg": False}
+    found = {os.path.basename(f.path): (f.regular, f.link) for f in
+             sources.walk_sources([str(tmp_path)], problems=problems)}
+    assert found == {"pipe.jpg": (False, None), "broken.jpg": (False, sources.LINK_BROKEN)}
     assert problems and problems[0][0].endswith("locked") and "Permission denied" in problems[0][1]
 
 
@@ -221,11 +222,6 @@ def test_sources_open_read_only_without_atime_where_allowed(tmp_path, monkeypatc
     monkeypatch.setattr(os, "open", no_noatime)
     os.close(sources.open_source(str(path)))
     assert len(calls) == (2 if getattr(os, "O_NOATIME", 0) else 1)
-
-
-def test_not_utf8_names_are_detected():
-    assert not sources.not_utf8("/photos/café.jpg")
-    assert sources.not_utf8(os.fsdecode(b"/photos/caf\xe9.jpg"))
 
 
 def test_directory_sync_can_be_left_to_the_caller(tmp_path, monkeypatch):

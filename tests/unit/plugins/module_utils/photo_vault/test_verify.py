@@ -111,10 +111,10 @@ def test_an_original_ingested_during_the_walk_is_not_reported_unknown(tmp_path, 
     real_walk = vault_verify.walk_originals
     late = {}
 
-    def walk_while_ingest_publishes(vault):
+    def walk_while_ingest_publishes(vault, links=None):
         with Catalog.open(str(tmp_path)) as cat:
             late.update(add_original(tmp_path, cat, b"published meanwhile", taken_at="2024-02-02T00:00:00"))
-        return real_walk(vault)
+        return real_walk(vault, links)
 
     monkeypatch.setattr(vault_verify, "walk_originals", walk_while_ingest_publishes)
     report = verify_vault(str(tmp_path), workers=1)
