@@ -12,6 +12,7 @@
     <vault>/catalog.sqlite                        the SQLite catalog (unless catalog is elsewhere)
     <vault>/.sovereign-ingest/                    the ingest's claims and per-run state
     <vault>/.sovereign-ingest.lock                one ingest at a time
+    <vault>/.sovereign-vault                      the vault id (the catalog's), so that an empty mount point is never taken for the vault
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ THUMBS = "thumbs"
 SQLITE_NAME = "catalog.sqlite"
 STATE_DIR = ".sovereign-ingest"
 LOCK_NAME = ".sovereign-ingest.lock"
+MARKER_NAME = ".sovereign-vault"
 
 
 def state_dirs(vault: str) -> tuple[str, str, str]:
