@@ -85,7 +85,7 @@ def sqlite_in_vault(vault: str, catalog: str | None) -> str | None:
 
 
 def _not_mounted(vault: str, why: str, create_hint: bool = True) -> VaultIdentityError:
-    text = (f"{why}. Is the NAS mounted? Check that the disk or share holding {vault} is mounted "
+    text = (f"{why}: is the NAS mounted? Check that the disk or share holding {vault} is mounted "
             f"(findmnt --target {vault}) and that the vault and catalog options are the ones this vault uses")
     if create_hint:
         text += (". Only if you mean to start a new, empty vault there: run sovereign-photos ingest --create once "
