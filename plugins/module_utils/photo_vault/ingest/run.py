@@ -105,6 +105,14 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
                 self._check_identity(write=False)
             return
         atomic.ensure_dir(cfg.vault)
+        # The catalog and the vault's identity first: a folder that is not the vault (an unmounted NAS)
+        # is refused before the lock file or the ingest's state land in it.
+        try:
+            self.catalog = Catalog.open(cfg.vault, cfg.catalog, create=True)
+        except CatalogError as exc:
+            raise IngestError(str(exc)) from exc
+        self.tally.warnings.extend(self.catalog.warnings)
+        self._check_identity(write=True)
         try:
             self.lock = VaultLock(cfg.vault).acquire()
         except LockHeld as exc:
@@ -120,12 +128,6 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
                 shutil.rmtree(os.path.join(self.runs_dir, name), ignore_errors=True)
             if removed:
                 self.tally.warnings.append(f"removed {len(removed)} partial file(s) left by an interrupted ingest")
-        try:
-            self.catalog = Catalog.open(cfg.vault, cfg.catalog, create=True)
-        except CatalogError as exc:
-            raise IngestError(str(exc)) from exc
-        self.tally.warnings.extend(self.catalog.warnings)
-        self._check_identity(write=True)
         if self.crashed_before:
             self._settle_claims()
 
