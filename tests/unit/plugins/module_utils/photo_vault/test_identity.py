@@ -6,7 +6,6 @@ ingest must not start a new vault on the local disk there, and verify/thumbnails
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
