@@ -46,6 +46,21 @@ extends_documentation_fragment:
   - sovereign.cloud.photo_vault
   - sovereign.cloud.photo_vault.thumbs_root
 options:
+  state_dir:
+    description:
+      - Where this host remembers the vault id it last saw at O(vault) (C(<state_dir>/photo_vault/vaults/)); the
+        photo_vault role passes its C(photo_vault_state_dir). With it, a vault folder without its C(.sovereign-vault)
+        marker where this host saw a vault (an unmounted NAS share) is refused, even when the SQLite catalog lives in
+        the vault. Unset, only the marker and the catalog are compared.
+    type: path
+  create:
+    description:
+      - Start a new, empty vault at O(vault) even though this host remembers another vault there (see O(state_dir)),
+        or mark an unmarked folder as the vault of a catalog that knows assets.
+      - Not needed for a first vault, nor for a vault made before vaults carried the C(.sovereign-vault) marker
+        (it is marked on the next run). Set it for one run only, after checking the NAS is mounted.
+    type: bool
+    default: false
   sources:
     description:
       - Folders to ingest from (an icloudpd download folder, a Syncthing folder, a camera card copy...).
@@ -197,6 +212,11 @@ seconds:
   returned: always
   type: float
   sample: 12.5
+vault_id:
+  description: The vault's id, kept in C(<vault>/.sovereign-vault) and in the catalog (null in check mode on a new vault).
+  returned: always
+  type: str
+  sample: 3f2b8c1e-6a5d-4f7e-9c0b-2d1e4a6b8c9f
 vault:
   description: The vault root.
   returned: always
@@ -230,6 +250,8 @@ def main() -> None:
             "workers": {"type": "int", "default": 0},
             "fail_on_rejected": {"type": "bool", "default": False},
             "verify_writes": {"type": "bool", "default": True},
+            "state_dir": {"type": "path"},
+            "create": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -244,7 +266,8 @@ def main() -> None:
                           thumbnails=params["thumbnails"], thumbs_root=params["thumbs_root"],
                           min_age=params["min_age"], workers=params["workers"] or None,
                           verify_writes=params["verify_writes"], check=module.check_mode,
-                          progress=log_progress, progress_interval=30)
+                          progress=log_progress, progress_interval=30,
+                          state_dir=params["state_dir"], create=params["create"])
     try:
         report = run_ingest(config)
     except IngestError as exc:

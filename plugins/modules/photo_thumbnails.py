@@ -26,6 +26,13 @@ extends_documentation_fragment:
   - sovereign.cloud.photo_vault.vault
   - sovereign.cloud.photo_vault.thumbs_root
 options:
+  state_dir:
+    description:
+      - Where this host remembers the vault id it last saw at O(vault) (C(<state_dir>/photo_vault/vaults/)); the
+        photo_vault role passes its C(photo_vault_state_dir). With it, a vault folder without its C(.sovereign-vault)
+        marker where this host saw a vault (an unmounted NAS share) is refused. Unset, only the marker and the
+        catalog are compared.
+    type: path
   workers:
     description: Processes making thumbnails. V(0) means one per CPU core.
     type: int
@@ -146,6 +153,7 @@ def main() -> None:
         argument_spec={
             "vault": {"type": "path", "required": True},
             "thumbs_root": {"type": "path"},
+            "state_dir": {"type": "path"},
             **CATALOG_ARG_SPEC,
             "workers": {"type": "int", "default": 0},
             "force": {"type": "bool", "default": False},
@@ -156,7 +164,7 @@ def main() -> None:
     try:
         report = make_missing_thumbnails(params["vault"], params["catalog"], params["thumbs_root"],
                                          workers=params["workers"], force=params["force"],
-                                         check_mode=module.check_mode)
+                                         check_mode=module.check_mode, state_dir=params["state_dir"])
     except ThumbnailRunError as exc:
         module.fail_json(msg=str(exc))
     for warning in report.warnings:

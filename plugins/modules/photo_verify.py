@@ -29,6 +29,13 @@ extends_documentation_fragment:
   - sovereign.cloud.photo_vault
   - sovereign.cloud.photo_vault.vault
 options:
+  state_dir:
+    description:
+      - Where this host remembers the vault id it last saw at O(vault) (C(<state_dir>/photo_vault/vaults/)); the
+        photo_vault role passes its C(photo_vault_state_dir). With it, a vault folder without its C(.sovereign-vault)
+        marker where this host saw a vault (an unmounted NAS share) is refused. Unset, only the marker and the
+        catalog are compared.
+    type: path
   mode:
     description:
       - V(full) re-hashes every original.
@@ -249,6 +256,7 @@ def main() -> None:
             "max_bytes": {"type": "raw"},
             "max_seconds": {"type": "int"},
             "thumbs_root": {"type": "path"},
+            "state_dir": {"type": "path"},
             "workers": {"type": "int", "default": 0},
             "fail_on_problems": {"type": "bool", "default": True},
         },
@@ -265,7 +273,7 @@ def main() -> None:
         report = verify_vault(params["vault"], params["catalog"], mode=params["mode"], percent=params["percent"],
                               max_bytes=max_bytes, max_seconds=params["max_seconds"],
                               thumbs_root=params["thumbs_root"], workers=params["workers"],
-                              record=not module.check_mode)
+                              record=not module.check_mode, state_dir=params["state_dir"])
     except VerifyError as exc:
         module.fail_json(msg=str(exc))
     result = report.as_dict()

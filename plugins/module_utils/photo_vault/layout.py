@@ -12,7 +12,8 @@
     <vault>/catalog.sqlite                        the SQLite catalog (unless catalog is elsewhere)
     <vault>/.sovereign-ingest/                    the ingest's claims and per-run state
     <vault>/.sovereign-ingest.lock                one ingest at a time
-    <vault>/.sovereign-*                          any other state of the vault (marker, temp dirs)
+    <vault>/.sovereign-vault                      the vault id (the catalog's), so that an empty mount point is never taken for the vault
+    <vault>/.sovereign-*                          any other state of the vault (temp dirs)
 
 Anything else under the vault root is not the vault's: a watched folder may live there (the
 picture_pipeline example watches ``<vault>/icloud-sync``), see :func:`owned_by_vault`.
@@ -29,6 +30,7 @@ STATE_DIR = ".sovereign-ingest"
 LOCK_NAME = ".sovereign-ingest.lock"
 # Every name the vault keeps its own state under starts so (the ingest state, its lock, the marker).
 STATE_PREFIX = ".sovereign"
+MARKER_NAME = ".sovereign-vault"
 
 
 def state_dirs(vault: str) -> tuple[str, str, str]:

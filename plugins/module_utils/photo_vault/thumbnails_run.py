@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.sovereign.cloud.plugins.module_utils.common.hooks import NO_HOOKS
 from ansible_collections.sovereign.cloud.plugins.module_utils.common.pool import BrokenPool, WorkerPool, default_workers
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault import identity
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import Catalog, CatalogError
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.layout import THUMBS
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.thumbnails import shard_file_names
@@ -217,7 +218,7 @@ def _run_pool(tasks: list, thumbs_root: str, workers: int, on_results, hooks=NO_
 
 def make_missing_thumbnails(vault: str, catalog: str | None = None, thumbs_root: str | None = None,
                             workers: int = 0, force: bool = False, check_mode: bool = False,
-                            progress=None, hooks=NO_HOOKS) -> ThumbnailRunReport:
+                            progress=None, hooks=NO_HOOKS, state_dir: str | None = None) -> ThumbnailRunReport:
     """Make the thumbnails that are due (see the module docstring). ``progress(done, total)`` is
     called as assets finish (``photo_vault.verify.ProgressLog`` prints it)."""
     started = time.monotonic()
@@ -225,11 +226,16 @@ def make_missing_thumbnails(vault: str, catalog: str | None = None, thumbs_root:
     thumbs_root = os.path.abspath(thumbs_root or os.path.join(vault, THUMBS))
     report = ThumbnailRunReport(thumbs_root=thumbs_root, workers=workers or default_workers(), check_mode=check_mode)
     try:
+        identity.before_open(vault, catalog, state_dir)
         cat = Catalog.open(vault, catalog, create=False, readonly=check_mode)
-    except CatalogError as exc:
+    except (CatalogError, identity.VaultIdentityError) as exc:
         raise ThumbnailRunError(str(exc)) from exc
     with cat:
         report.warnings.extend(cat.warnings)
+        try:
+            report.warnings.extend(identity.check(vault, cat, state_dir, write=not check_mode)[1])
+        except identity.VaultIdentityError as exc:
+            raise ThumbnailRunError(str(exc)) from exc
         due, report.reasons, report.unchanged, report.previously_failed = due_assets(cat, thumbs_root, force)
         report.total_assets = len(due) + report.unchanged
         report.due = len(due)

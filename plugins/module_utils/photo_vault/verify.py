@@ -38,6 +38,7 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.common.hashing imp
 from ansible_collections.sovereign.cloud.plugins.module_utils.common.hooks import NO_HOOKS
 from ansible_collections.sovereign.cloud.plugins.module_utils.common.pool import BrokenPool, WorkerPool, default_workers
 from ansible_collections.sovereign.cloud.plugins.module_utils.common.text import human_bytes, human_duration
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault import identity
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import Catalog, CatalogError
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.layout import ORIGINALS, THUMBS
 # Batches handed to a worker: large enough that inter-process overhead stays far below the
@@ -370,7 +371,7 @@ def _validate(mode: str, percent, max_bytes, max_seconds) -> None:
 def verify_vault(vault: str, catalog: str | None = None, mode: str = "full", percent: float | None = None,
                  max_bytes: int | None = None, max_seconds: float | None = None, thumbs_root: str | None = None,
                  workers: int = 0, record: bool = True, drop_cache: bool = True, progress=None,
-                 hooks=NO_HOOKS) -> VerifyReport:
+                 hooks=NO_HOOKS, state_dir: str | None = None) -> VerifyReport:
     """Verify ``vault`` against its catalog (see the module docstring). ``record=False`` is check
     mode: everything is read and hashed, nothing is written to the catalog."""
     _validate(mode, percent, max_bytes, max_seconds)
@@ -383,12 +384,17 @@ def verify_vault(vault: str, catalog: str | None = None, mode: str = "full", per
     thumbs_root = os.path.abspath(thumbs_root or os.path.join(vault, THUMBS))
     report = VerifyReport(mode=mode, workers=workers or default_workers())
     try:
-        # Check mode writes nothing at all, not even SQLite's -wal/-shm files.
+        identity.before_open(vault, catalog, state_dir)
+        # Check mode never writes the catalog.
         cat = Catalog.open(vault, catalog, create=False, readonly=not record)
-    except CatalogError as exc:
+    except (CatalogError, identity.VaultIdentityError) as exc:
         raise VerifyError(str(exc)) from exc
     with cat:
         report.warnings.extend(cat.warnings)
+        try:
+            report.warnings.extend(identity.check(vault, cat, state_dir, write=record)[1])
+        except identity.VaultIdentityError as exc:
+            raise VerifyError(str(exc)) from exc
         # The catalog first, then the walk: an asset ingested in between shows as a file the
         # snapshot does not know (re-checked below), never as a missing original.
         assets = cat.asset_files()

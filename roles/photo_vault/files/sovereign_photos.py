@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """sovereign-photos: the photo vault by hand and from its systemd timers (installed by the photo_vault role).
 
-  sovereign-photos ingest [--source NAME|PATH]... [--check]   watched sources -> originals + sidecars + catalog
+  sovereign-photos ingest [--source NAME|PATH]... [--create] [--check]   watched sources -> originals + catalog
   sovereign-photos thumbnails [--force] [--check]             make the thumbnails that are due
   sovereign-photos verify [--full | --percent P] [--max-seconds S] [--max-bytes B] [--check]
   sovereign-photos info [--json]                              what the vault holds
@@ -251,7 +251,8 @@ def cmd_ingest(args, config: dict, log: Log) -> tuple[int, dict]:
             thumbnails=bool(ingest.get("thumbnails", True)), thumbs_root=config.get("thumbs_root") or None,
             min_age=int(ingest.get("min_age", 60)), workers=int(config.get("workers") or 0) or None,
             verify_writes=bool(ingest.get("verify_writes", True)), check=args.check, progress=show,
-            progress_interval=0.2 if meter and meter.tty else float(config.get("progress_interval", 30)))
+            progress_interval=0.2 if meter and meter.tty else float(config.get("progress_interval", 30)),
+            state_dir=config.get("state_dir") or None, create=bool(args.create or ingest.get("create")))
         try:
             report = vault_ingest.run_ingest(cfg)
         except vault_ingest.IngestError as exc:
@@ -286,7 +287,7 @@ def cmd_thumbnails(args, config: dict, log: Log) -> tuple[int, dict]:
         report = run.make_missing_thumbnails(
             config["vault"], config.get("catalog") or None, config.get("thumbs_root") or None,
             workers=int(config.get("workers") or 0), force=args.force, check_mode=args.check,
-            progress=meter.update if meter else None)
+            progress=meter.update if meter else None, state_dir=config.get("state_dir") or None)
     except run.ThumbnailRunError as exc:
         raise RunError(str(exc), {}) from exc
     finally:
@@ -320,7 +321,8 @@ def cmd_verify(args, config: dict, log: Log) -> tuple[int, dict]:
             max_bytes=max_bytes if mode == "sample" else None,
             max_seconds=int(max_seconds) if max_seconds and mode == "sample" else None,
             thumbs_root=config.get("thumbs_root") or None, workers=int(config.get("workers") or 0),
-            record=not args.check, progress=meter.update if meter else None)
+            record=not args.check, progress=meter.update if meter else None,
+            state_dir=config.get("state_dir") or None)
     except verify.VerifyError as exc:
         raise RunError(str(exc), {}) from exc
     finally:
@@ -414,6 +416,9 @@ def parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="copy new photos and videos from the watched sources into the vault")
     ingest.add_argument("--source", action="append", metavar="NAME|PATH",
                         help="only this watched source (repeatable); default: all")
+    ingest.add_argument("--create", action="store_true",
+                        help="start a new, empty vault even where this host saw another one (an unmounted NAS "
+                             "is refused without it)")
     thumbs = sub.add_parser("thumbnails", help="make the thumbnails that are due")
     thumbs.add_argument("--force", action="store_true", help="remake every thumbnail")
     verify = sub.add_parser("verify", help="re-hash originals against the catalog (never repairs)")

@@ -282,3 +282,23 @@ def test_the_roles_pinned_versions_match_the_controllers_constraints():
                               ("pyvips-binary", "pyvips_binary"), ("cffi", "cffi"), ("pycparser", "pycparser"),
                               ("pyyaml", "pyyaml"), ("psycopg", "psycopg"), ("psycopg-binary", "psycopg")):
         assert str(defaults[f"photo_vault_{variable}_version"]) == pins[package], package
+
+
+def test_an_unmounted_nas_is_refused_by_every_command_until_mounted_or_create(installed, tmp_path):
+    # issue 7 #3: the vault (SQLite catalog inside it) on a NAS share; unmounted, its folder is empty
+    from support import media_factory as mf  # pylint: disable=import-outside-toplevel
+    inbox_root = tmp_path / "inbox"
+    for name in ("icloud", "phone"):
+        mf.write(inbox_root / name / f"{name}.jpg", mf.jpeg(seed=len(name), datetime_original="2022:02:02 10:00:00"), mf.OLD)
+    config = write_config(tmp_path, inbox_root, ingest={"min_age": 0, "thumbnails": False, "verify_writes": True})
+    assert run(installed, config, "ingest").returncode == 0
+    marker = (tmp_path / "vault" / ".sovereign-vault").read_text()
+    (tmp_path / "vault").rename(tmp_path / "share")
+    (tmp_path / "vault").mkdir()
+    for command in ("ingest", "thumbnails", "verify"):
+        result = run(installed, config, command)
+        assert result.returncode == 1 and "is the NAS mounted?" in result.stderr, (command, result.stderr)
+    assert "sovereign-photos ingest --create" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "vault").iterdir()) == []
+    assert run(installed, config, "ingest", "--create").returncode == 0
+    assert (tmp_path / "vault" / ".sovereign-vault").read_text() != marker

@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """Opening a catalog on either back end and talking to it: SQLite (a file, WAL unless it sits on
-a network filesystem; read-only opens write nothing at all) or PostgreSQL (a ``postgresql://``
+a network filesystem; read-only opens never write the catalog and see a concurrent writer) or PostgreSQL (a ``postgresql://``
 DSN, through psycopg), ``?`` placeholders on both, nested transactions, the schema's creation
 and version check, and the ``meta`` table (schema version, vault id)."""
 
@@ -70,12 +70,13 @@ class Connection:
     # ------------------------------------------------------------------ opening
     @classmethod
     def open(cls, vault: str, catalog: str | None = None, create: bool = True, readonly: bool = False,
-             busy: bool = False) -> Connection:
+             busy: bool = False) -> Connection:  # pylint: disable=unused-argument
         """Open (and with ``create``, initialise) the catalog of ``vault``.
 
         ``catalog`` is ``None`` (SQLite at ``<vault>/catalog.sqlite``), a file path (SQLite there),
-        or a ``postgresql://`` DSN. ``readonly`` (check mode) writes nothing at all, not even
-        SQLite's ``-wal``/``-shm`` files; pass ``busy`` when another process may be writing.
+        or a ``postgresql://`` DSN. ``readonly`` (check mode, reports) never writes the catalog and
+        sees what a concurrent writer commits (SQLite may create its empty ``-wal``/``-shm`` files);
+        ``busy`` is accepted for older callers and no longer matters.
         """
         if readonly:
             create = False
@@ -88,7 +89,7 @@ class Connection:
             if not create and not os.path.exists(path):
                 raise CatalogError(f"no catalog at {path}: run sovereign.cloud.photo_ingest first, "
                                    "or pass the catalog option that ingest used")
-            self = cls._open_sqlite_readonly(path, busy) if readonly else cls._open_sqlite(path)
+            self = cls._open_sqlite_readonly(path) if readonly else cls._open_sqlite(path)
         if create:
             self._create_schema()
         else:
@@ -123,19 +124,36 @@ class Connection:
         return self
 
     @classmethod
-    def _open_sqlite_readonly(cls, path: str, busy: bool) -> Connection:
-        # Without a -wal file (the last writer closed cleanly) and no writer running, the file is
-        # complete and immutable=1 reads it without creating -wal/-shm. Otherwise read through the
-        # WAL (mode=ro), which uses the writer's -wal/-shm files.
+    def _open_sqlite_readonly(cls, path: str) -> Connection:
+        # mode=ro reads through the WAL and its shared-memory index, so a writer that runs meanwhile
+        # (verify and thumbnails write without the ingest lock) is seen, never torn. SQLite may create
+        # its empty -wal/-shm coordination files for that. immutable=1 only where nothing can write:
+        # a read-only mount, or (with a warning) a directory this user cannot create them in.
         uri_path = urllib.parse.quote(os.path.abspath(path))
-        wal = os.path.exists(path + "-wal")
-        uri = f"file:{uri_path}?mode=ro" if busy or wal else f"file:{uri_path}?immutable=1"
+        warnings = []
         try:
-            conn = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(f"file:{uri_path}?mode=ro", uri=True, timeout=60, isolation_level=None,
+                                   check_same_thread=False)
             conn.execute("PRAGMA query_only=ON")
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
         except sqlite3.Error as exc:
-            raise CatalogError(f"cannot open the SQLite catalog {path} read-only: {exc}") from exc
-        return cls(conn, "sqlite", path)
+            parent = os.path.dirname(os.path.abspath(path))
+            read_only_mount = bool(os.statvfs(parent).f_flag & os.ST_RDONLY) if os.path.isdir(parent) else False
+            if not read_only_mount and os.access(parent, os.W_OK):
+                raise CatalogError(f"cannot open the SQLite catalog {path} read-only: {exc}") from exc
+            if not read_only_mount:
+                warnings.append(f"cannot share {path}'s write-ahead log from this account (no write access to "
+                                f"{parent}): read it as a snapshot, which does not see a run writing meanwhile; "
+                                "run as the vault's service user for a live view")
+            try:
+                conn = sqlite3.connect(f"file:{uri_path}?immutable=1", uri=True, timeout=60, isolation_level=None,
+                                       check_same_thread=False)
+                conn.execute("PRAGMA query_only=ON")
+            except sqlite3.Error as exc2:
+                raise CatalogError(f"cannot open the SQLite catalog {path} read-only: {exc2}") from exc2
+        self = cls(conn, "sqlite", path)
+        self.warnings.extend(warnings)
+        return self
 
     @classmethod
     def _open_postgresql(cls, dsn: str) -> Connection:

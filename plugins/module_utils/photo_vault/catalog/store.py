@@ -49,6 +49,10 @@ class Catalog(Connection, ReportQueries):
     def count_assets(self) -> int:
         return int(self.execute("SELECT COUNT(*) FROM assets").fetchone()[0])
 
+    def sample_asset_paths(self, limit: int) -> list[str]:
+        """The rel_path of up to ``limit`` assets (the vault's identity check looks for them on disk)."""
+        return [row[0] for row in self.execute("SELECT rel_path FROM assets ORDER BY sha256 LIMIT ?", (int(limit),)).fetchall()]
+
     def asset_digests(self) -> list[str]:
         """The sha256 of every asset (the ingest's set of known contents)."""
         return [row[0] for row in self.execute("SELECT sha256 FROM assets").fetchall()]

@@ -21,12 +21,14 @@ class IngestError(Exception):
 
 class IngestConfig:  # pylint: disable=too-many-instance-attributes,too-few-public-methods
     """What to ingest where (the module's options). ``progress(dict)`` is called at most every
-    ``progress_interval`` seconds; ``hooks`` are the test seams (:mod:`...common.hooks`)."""
+    ``progress_interval`` seconds; ``hooks`` are the test seams (:mod:`...common.hooks`);
+    ``state_dir`` and ``create``: see :mod:`...photo_vault.identity`."""
 
     def __init__(self, sources, vault: str, catalog: str | None = None, thumbnails: bool = True,
                  thumbs_root: str | None = None, min_age: float = 60, workers: int | None = None,
                  verify_writes: bool = True, check: bool = False, progress=None,
-                 progress_interval: float = PROGRESS_SECONDS, hooks: Hooks | None = None) -> None:
+                 progress_interval: float = PROGRESS_SECONDS, hooks: Hooks | None = None,
+                 state_dir: str | None = None, create: bool = False) -> None:
         self.sources = [os.path.abspath(os.path.expanduser(s)) for s in sources]
         self.vault = os.path.abspath(os.path.expanduser(vault))
         self.catalog = catalog
@@ -40,3 +42,6 @@ class IngestConfig:  # pylint: disable=too-many-instance-attributes,too-few-publ
         self.progress = progress
         self.progress_interval = progress_interval
         self.hooks = hooks or NO_HOOKS
+        # where this host remembers the vault id it saw (photo_vault.identity); create: start a new vault
+        self.state_dir = os.path.abspath(os.path.expanduser(state_dir)) if state_dir else None
+        self.create = bool(create)

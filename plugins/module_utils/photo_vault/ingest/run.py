@@ -20,6 +20,7 @@ import uuid
 
 from ansible_collections.sovereign.cloud.plugins.module_utils.common import atomic
 from ansible_collections.sovereign.cloud.plugins.module_utils.common.text import counted, human_bytes
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault import identity
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import Catalog, CatalogError, utc_now
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.ingest.commit import Committer
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.ingest.config import IngestConfig, IngestError
@@ -30,7 +31,7 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.ingest
     DigestSet, decoder_available, thumbnail_engine)
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.layout import (
     ORIGINALS, SQLITE_NAME, owned_by_vault, state_dirs)
-from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.lock import LockHeld, VaultLock, lock_holder
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.lock import LockHeld, VaultLock
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.publish import clean_partials
 
 
@@ -69,6 +70,7 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
         self.t0 = time.monotonic()
         self.tally = Tally()
         self.crashed_before = False
+        self.vault_id = None
         self.state_dir, self.claims_dir, self.runs_dir = state_dirs(config.vault)
         self.run_dir = os.path.join(self.runs_dir, self.run_id)
 
@@ -94,10 +96,24 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
 
     def _open(self) -> None:
         cfg = self.cfg
+        try:
+            identity.before_open(cfg.vault, cfg.catalog, cfg.state_dir, cfg.create)
+        except identity.VaultIdentityError as exc:
+            raise IngestError(str(exc)) from exc
         if cfg.check:
             self.catalog = self._open_catalog_read_only()
+            if not isinstance(self.catalog, _EmptyCatalog):
+                self._check_identity(write=False)
             return
         atomic.ensure_dir(cfg.vault)
+        # The catalog and the vault's identity first: a folder that is not the vault (an unmounted NAS)
+        # is refused before the lock file or the ingest's state land in it.
+        try:
+            self.catalog = Catalog.open(cfg.vault, cfg.catalog, create=True)
+        except CatalogError as exc:
+            raise IngestError(str(exc)) from exc
+        self.tally.warnings.extend(self.catalog.warnings)
+        self._check_identity(write=True)
         try:
             self.lock = VaultLock(cfg.vault).acquire()
         except LockHeld as exc:
@@ -113,13 +129,16 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
                 shutil.rmtree(os.path.join(self.runs_dir, name), ignore_errors=True)
             if removed:
                 self.tally.warnings.append(f"removed {len(removed)} partial file(s) left by an interrupted ingest")
-        try:
-            self.catalog = Catalog.open(cfg.vault, cfg.catalog, create=True)
-        except CatalogError as exc:
-            raise IngestError(str(exc)) from exc
-        self.tally.warnings.extend(self.catalog.warnings)
         if self.crashed_before:
             self._settle_claims()
+
+    def _check_identity(self, write: bool) -> None:
+        try:
+            self.vault_id, warnings = identity.check(self.cfg.vault, self.catalog, self.cfg.state_dir,
+                                                     self.cfg.create, write=write)
+        except identity.VaultIdentityError as exc:
+            raise IngestError(str(exc)) from exc
+        self.tally.warnings.extend(warnings)
 
     def _open_catalog_read_only(self):
         cfg = self.cfg
@@ -127,8 +146,7 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
         if not target.startswith(("postgresql://", "postgres://")) and not os.path.exists(target):
             return _EmptyCatalog()
         try:
-            return Catalog.open(cfg.vault, cfg.catalog, create=False, readonly=True,
-                                busy=lock_holder(cfg.vault) is not None)
+            return Catalog.open(cfg.vault, cfg.catalog, create=False, readonly=True)
         except CatalogError as exc:
             if "not a sovereign.cloud catalog" in str(exc) and target.startswith(("postgresql://", "postgres://")):
                 return _EmptyCatalog()
@@ -235,7 +253,7 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
             "skipped_links": tally.skipped_links,
             "rejected": tally.rejected, "errors": tally.errors, "bytes_ingested": counts["bytes_ingested"],
             "adopted": counts["adopted"], "live_pairs": counts["live_pairs"], "summary": summary,
-            "warnings": tally.warnings, "vault": self.cfg.vault, "seconds": round(elapsed, 3),
+            "warnings": tally.warnings, "vault": self.cfg.vault, "vault_id": self.vault_id, "seconds": round(elapsed, 3),
             "catalog": getattr(self.catalog, "location", None) or self.cfg.catalog or os.path.join(
                 self.cfg.vault, SQLITE_NAME),
         }

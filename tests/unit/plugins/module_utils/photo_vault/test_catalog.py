@@ -222,15 +222,17 @@ def test_two_modules_creating_a_postgresql_catalog_at_once_both_succeed(tmp_path
 
 
 def test_read_only_sqlite_writes_nothing_and_refuses_writes(tmp_path):
-    # check mode (ingest --check) opens the catalog like this: no -wal/-shm files, no schema changes
+    # check mode (ingest --check) opens the catalog like this: the catalog file is not changed (SQLite
+    # may add its empty -wal/-shm coordination files, which let a reader see a concurrent writer)
     with Catalog.open(str(tmp_path)) as cat:
         cat.add_asset(asset("7" * 64))
-    before = sorted(p.name for p in tmp_path.iterdir())
+    before = (tmp_path / "catalog.sqlite").read_bytes()
     with Catalog.open(str(tmp_path), readonly=True) as cat:
         assert cat.count_assets() == 1
         with pytest.raises(sqlite3.OperationalError):
             cat.add_asset(asset("8" * 64))
-    assert sorted(p.name for p in tmp_path.iterdir()) == before == ["catalog.sqlite"]
+    assert (tmp_path / "catalog.sqlite").read_bytes() == before
+    assert not (tmp_path / "catalog.sqlite-wal").exists() or (tmp_path / "catalog.sqlite-wal").stat().st_size == 0
 
 
 def test_read_only_sqlite_sees_commits_still_in_the_wal(tmp_path):
@@ -263,3 +265,28 @@ def test_a_path_that_returns_to_earlier_content_shows_the_latest(catalog):
     catalog.record_source("/in/IMG_7.JPG", "/in", 120, 2, sha_two, seen_at="2026-02-01T00:00:00Z")
     catalog.record_source("/in/IMG_7.JPG", "/in", 100, 3, sha_one, seen_at="2026-03-01T00:00:00Z")
     assert catalog.source_index()["/in/IMG_7.JPG"] == (100, 3, sha_one)
+
+
+def test_a_reader_opened_before_a_writer_starts_sees_its_commits(tmp_path):
+    # issue 7 #12: verify and thumbnails write without the ingest lock. A reader opened on a quiet
+    # catalog (no -wal file) used immutable=1 and then never saw, or half-saw, what a writer did.
+    with Catalog.open(str(tmp_path)) as cat:
+        for i in range(50):
+            cat.add_asset(asset(f"{i:064x}"))
+    assert not (tmp_path / "catalog.sqlite-wal").exists()
+    reader = Catalog.open(str(tmp_path), readonly=True)
+    try:
+        assert reader.count_assets() == 50
+        with Catalog.open(str(tmp_path)) as writer:
+            with writer.transaction():
+                for i in range(50, 3050):
+                    writer.add_asset(asset(f"{i:064x}"))
+            assert reader.count_assets() == 3050
+            writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            assert reader.count_assets() == 3050
+            assert len(reader.asset_digests()) == 3050
+        assert reader.count_assets() == 3050  # the writer closed and folded its log into the file
+        assert reader.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        reader.close()
+    assert sorted(p.name for p in tmp_path.iterdir())[0] == "catalog.sqlite"
