@@ -269,3 +269,49 @@ def repair_vault(vault: str, catalog: str | None = None, check: bool = False, ve
     result["changed"] = bool(result["originals_restored"] or result["sidecars_rewritten"])
     result["summary"] = summarize(result, check)
     return result
+
+
+def damaged_originals(vault: str, catalog, shas=None) -> dict[str, tuple[dict, str]]:
+    """sha256 -> (asset row, problem) for every asset (or those in ``shas``) whose original is
+    missing, not a regular file or of the wrong size: one ``lstat`` each, no hashing."""
+    damaged = {}
+    for sha, row in catalog.asset_files().items():
+        if shas is not None and sha not in shas:
+            continue
+        problem = original_problem(vault, row["rel_path"], row["size"])
+        if problem is not None:
+            damaged[sha] = (row, problem)
+    return damaged
+
+
+def restore_during_ingest(cfg, catalog, tally) -> None:
+    """Dedup must not trust the catalog over the disk: an asset whose original is damaged is
+    copied again from a watched folder that still holds its bytes (paths the catalog recorded
+    under this run's sources). Adds ``restored`` to the counts and a line per file to
+    ``tally.restored_files``; check mode only reports."""
+    damaged = damaged_originals(cfg.vault, catalog)
+    roots = tuple(s.rstrip("/") + "/" for s in cfg.sources)
+    for sha, (row, problem) in sorted(damaged.items()):
+        candidates = [src["path"] for src in catalog.sources_of(sha) if src["path"].startswith(roots)]
+        if not candidates:
+            continue  # no watched folder holds it: verify reports it, repair or a backup restores it
+        entry = {"sha256": sha, "path": row["rel_path"], "reason": f"the original in the vault was {problem}"}
+        if cfg.check:
+            if any(os.path.isfile(p) for p in candidates):
+                tally.restored_files.append({**entry, "from": next(p for p in candidates if os.path.isfile(p))})
+                tally.changed = True
+            continue
+        try:
+            done = restore_from_any_source(cfg.vault, row, candidates, cfg.verify_writes)
+        except NotRestored as exc:
+            tally.warnings.append(f"the original {row['rel_path']} is {problem} and could not be restored: {exc}")
+            continue
+        if done["set_aside"]:
+            tally.set_aside.append(os.path.relpath(done["set_aside"], cfg.vault))
+        sidecar = os.path.join(cfg.vault, _sidecar_rel(row))
+        if sidecar_problem(sidecar, sha) == "missing":
+            full = catalog.get_asset(sha)
+            atomic.replace_bytes(sidecar, fresh_sidecar_bytes(catalog, full))
+        tally.restored_files.append({**entry, "from": done["from"]})
+        tally.changed = True
+    tally.counts["restored"] = len(tally.restored_files)

@@ -36,6 +36,7 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.icloud import parse_icloudpd_name
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.sidecar import parse_source_sidecar
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.sniff import describe_unknown, sniff
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.repair import set_aside
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.sources import SourceFile, open_source
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.xmp import (
     VaultSidecar, XmpError, read_sidecar, render_sidecar, update_sidecar)
@@ -242,7 +243,7 @@ def _process_open(task: SourceFile, fd: int, ctx: dict) -> Outcome:  # pylint: d
                                              fault=fault, sync_dir=False)
         fault("published")
         sidecar_names = [name]
-        _write_sidecar(os.path.join(ctx["vault"], rel_sidecar), asset, sidecar_names, source_sidecar, outcome)
+        moved = _write_sidecar(os.path.join(ctx["vault"], rel_sidecar), asset, sidecar_names, source_sidecar, outcome)
         fault("sidecar-written")
     except publish.SourceChanged as exc:
         _release_destination(ctx, sha256, final)
@@ -258,7 +259,8 @@ def _process_open(task: SourceFile, fd: int, ctx: dict) -> Outcome:  # pylint: d
                               "permissions, then run again")
     if thumbs is None and ctx["thumbnails"] and ctx["can_decode"]:
         thumbs, _why = _decode_and_thumbnails(data, final, media, sha256, asset, ctx, after_publish=True)
-    return Outcome(task, "new", sha256=sha256, asset=asset, publish=outcome, thumbs=thumbs, owner=True)
+    return Outcome(task, "new", sha256=sha256, asset=asset, publish=outcome, thumbs=thumbs, owner=True,
+                   sidecar_set_aside=moved)
 
 
 def _hash_stream(fd: int, size: int):
@@ -375,19 +377,25 @@ def sidecar_for(asset: dict, names, source_sidecar=None) -> VaultSidecar:
         icloud_master_id=asset.get("icloud_master_id"), **extra)
 
 
-def _write_sidecar(path: str, asset: dict, names, source_sidecar, outcome: str) -> None:
-    """Write (or, for an adopted original, update) the sidecar; its directory is synced by the
-    parent with the batch."""
-    if outcome == "adopted" and os.path.exists(path):
-        # keep what is there (another tool may have added tags); only add what is missing
+def _write_sidecar(path: str, asset: dict, names, source_sidecar, outcome: str) -> str | None:
+    """Write the sidecar, or update one already there; its directory is synced by the parent with
+    the batch. Another tool's sidecar is never overwritten: its fields are kept (merged), or,
+    when it does not parse or names another original, it is set aside as ``<sha256>.xmp.orig-<time>``
+    (returned, for the report)."""
+    del outcome  # an existing sidecar is kept whether the original was written or adopted
+    if os.path.lexists(path):
         try:
             with open(path, "rb") as handle:
                 existing = handle.read()
-            if read_sidecar(existing).sha256 in ("", asset["sha256"]):
+            if not os.path.islink(path) and read_sidecar(existing).sha256 in ("", asset["sha256"]):
                 updated = update_sidecar(existing, add_names=names)
                 if updated is not None:
                     atomic.replace_bytes(path, updated, sync_dir=False)
-                return
+                return None
         except (OSError, XmpError):
             pass
+        moved = set_aside(path, "orig")
+        atomic.replace_bytes(path, render_sidecar(sidecar_for(asset, names, source_sidecar)), sync_dir=False)
+        return moved
     atomic.replace_bytes(path, render_sidecar(sidecar_for(asset, names, source_sidecar)), sync_dir=False)
+    return None

@@ -184,7 +184,7 @@ def test_unparsable_sidecar_is_set_aside_and_reported(tmp_path):
     result = ingest(source, vault)
     kept = [p for p in xmp.parent.iterdir() if ".xmp.orig-" in p.name]
     assert len(kept) == 1 and kept[0].read_bytes() == foreign
-    assert result["sidecars_set_aside"] == [str(kept[0].relative_to(vault))]
+    assert result["set_aside"] == [str(kept[0].relative_to(vault))]
     assert read_sidecar(xmp.read_bytes()).sha256 == row["sha256"]
 
 
@@ -193,3 +193,25 @@ def test_repair_refuses_without_catalog_and_names_rebuild(tmp_path):
     (vault / "originals").mkdir(parents=True)
     with pytest.raises(RepairError, match="sovereign-photos rebuild-catalog"):
         repair_vault(str(vault))
+
+
+def test_darktable_sidecar_survives_republishing_its_original(tmp_path):
+    """The original and the catalog are gone (a restore from backup of the sidecars only, a new
+    catalog): ingest publishes the original again and must keep darktable's/digiKam's fields."""
+    source, vault = tmp_path / "inbox", tmp_path / "vault"
+    mf.write(source / "IMG_1.JPG", mf.jpeg(seed=7))
+    ingest(source, vault)
+    with Catalog.open(str(vault), create=False) as catalog:
+        row = catalog.query("SELECT * FROM assets")[0]
+    for name in os.listdir(vault):
+        if name.startswith("catalog.sqlite"):
+            os.unlink(vault / name)
+    os.unlink(vault / row["rel_path"])
+    xmp = vault / row["sidecar_rel_path"]
+    xmp.write_bytes(DARKTABLE_SIDECAR)
+    result = ingest(source, vault)
+    assert result["ingested"] == 1
+    text = xmp.read_bytes()
+    assert b"Family/Grandma" in text and b"history_end" in text
+    parsed = read_sidecar(text)
+    assert parsed.original_names == ["IMG_1.JPG"]
