@@ -275,12 +275,20 @@ def damaged_originals(vault: str, catalog, shas=None) -> dict[str, tuple[dict, s
     """sha256 -> (asset row, problem) for every asset (or those in ``shas``) whose original is
     missing, not a regular file or of the wrong size: one ``lstat`` each, no hashing."""
     damaged = {}
-    for sha, row in catalog.asset_files().items():
+    prefix, lstat, is_regular = vault.rstrip("/") + "/", os.lstat, stat.S_ISREG
+    for sha, rel_path, size in catalog.original_sizes():  # the hot loop: one lstat per asset
+        try:
+            st = lstat(prefix + rel_path)
+            if st.st_size == size and is_regular(st.st_mode):
+                continue
+        except OSError:
+            pass
         if shas is not None and sha not in shas:
             continue
-        problem = original_problem(vault, row["rel_path"], row["size"])
+        problem = original_problem(vault, rel_path, size)
         if problem is not None:
-            damaged[sha] = (row, problem)
+            damaged[sha] = ({"sha256": sha, "rel_path": rel_path, "size": size,
+                             "sidecar_rel_path": os.path.splitext(rel_path)[0] + ".xmp"}, problem)
     return damaged
 
 
