@@ -31,7 +31,7 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalo
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.lock import LockHeld, VaultLock
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.sources import open_source
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.xmp import (
-    XmpError, read_sidecar, render_sidecar)
+    XmpError, merge_sidecar, read_sidecar, render_sidecar)
 
 SET_ASIDE_MARKS = (".corrupt-", ".orig-")
 
@@ -218,6 +218,7 @@ class _Repair:  # pylint: disable=too-few-public-methods
         path = os.path.join(self.vault, rel)
         problem = sidecar_problem(path, row["sha256"])
         if problem is None:
+            self._complete_sidecar(row, rel, path)
             return
         self.result["sidecars_rewritten"].append({"sha256": row["sha256"], "path": rel, "problem": problem})
         if self.check:
@@ -226,6 +227,20 @@ class _Repair:  # pylint: disable=too-few-public-methods
             moved = set_aside(path, "orig")
             self.result["set_aside"].append(os.path.relpath(moved, self.vault))
         atomic.replace_bytes(path, fresh_sidecar_bytes(self.catalog, row))
+
+
+    def _complete_sidecar(self, row: dict, rel: str, path: str) -> None:
+        """A sidecar another tool took over keeps its fields; ours that it lacks are merged in."""
+        with open(path, "rb") as handle:
+            existing = handle.read()
+        merged = merge_sidecar(existing, fresh_sidecar_bytes(self.catalog, row))
+        if merged is None:
+            return
+        self.result["sidecars_rewritten"].append({"sha256": row["sha256"], "path": rel,
+                                                  "problem": "lacked some of the vault's fields (merged in, "
+                                                             "the other fields kept)"})
+        if not self.check:
+            atomic.replace_bytes(path, merged)
 
 
 def summarize(result: dict, check: bool) -> str:

@@ -39,7 +39,7 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.repair import set_aside
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.sources import SourceFile, open_source
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.xmp import (
-    VaultSidecar, XmpError, read_sidecar, render_sidecar, update_sidecar)
+    VaultSidecar, XmpError, merge_sidecar, read_sidecar, render_sidecar, update_sidecar)
 
 
 def thumbnail_engine():
@@ -388,9 +388,11 @@ def _write_sidecar(path: str, asset: dict, names, source_sidecar, outcome: str) 
             with open(path, "rb") as handle:
                 existing = handle.read()
             if not os.path.islink(path) and read_sidecar(existing).sha256 in ("", asset["sha256"]):
-                updated = update_sidecar(existing, add_names=names)
-                if updated is not None:
-                    atomic.replace_bytes(path, updated, sync_dir=False)
+                updated = update_sidecar(existing, add_names=names) or existing
+                # our fields go into our namespace beside theirs (a sidecar darktable took over has none)
+                merged = merge_sidecar(updated, render_sidecar(sidecar_for(asset, names, source_sidecar)))
+                if merged is not None or updated is not existing:
+                    atomic.replace_bytes(path, merged or updated, sync_dir=False)
                 return None
         except (OSError, XmpError):
             pass

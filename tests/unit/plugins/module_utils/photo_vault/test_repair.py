@@ -215,3 +215,17 @@ def test_darktable_sidecar_survives_republishing_its_original(tmp_path):
     assert b"Family/Grandma" in text and b"history_end" in text
     parsed = read_sidecar(text)
     assert parsed.original_names == ["IMG_1.JPG"]
+    assert parsed.sha256 == row["sha256"] and parsed.date_source == row["date_source"]  # ours merged in beside theirs
+
+
+def test_repair_merges_our_fields_into_a_sidecar_digikam_took_over(vault_with_three):
+    _source, vault, rows = vault_with_three
+    xmp = vault / rows[0]["sidecar_rel_path"]
+    xmp.write_bytes(DARKTABLE_SIDECAR)
+    result = repair_vault(str(vault))
+    assert [r["path"] for r in result["sidecars_rewritten"]] == [rows[0]["sidecar_rel_path"]]
+    assert not result["set_aside"]
+    text = xmp.read_bytes()
+    assert b"Family/Grandma" in text and read_sidecar(text).sha256 == rows[0]["sha256"]
+    assert read_sidecar(text).original_names == ["IMG_0000.JPG"]
+    assert not repair_vault(str(vault))["changed"]
