@@ -132,6 +132,8 @@ def test_ingest_restores_a_missing_original_from_an_unchanged_source(vault_with_
     small = vault / rows[2]["rel_path"]
     os.chmod(small, 0o644)
     small.write_bytes(small.read_bytes()[:100])  # truncated in the vault
+    dry = ingest(source, vault, check=True)
+    assert dry["restored"] == 2 and dry["changed"] and not (vault / rows[1]["rel_path"]).exists()
     result = ingest(source, vault)
     assert result["restored"] == 2, result
     assert {r["sha256"] for r in result["restored_files"]} == {rows[1]["sha256"], rows[2]["sha256"]}
