@@ -231,3 +231,29 @@ def test_repair_merges_our_fields_into_a_sidecar_digikam_took_over(vault_with_th
     assert b"Family/Grandma" in text and read_sidecar(text).sha256 == rows[0]["sha256"]
     assert read_sidecar(text).original_names == ["IMG_0000.JPG"]
     assert not repair_vault(str(vault))["changed"]
+
+
+def test_restore_repair_and_rebuild_on_a_postgresql_catalog(tmp_path, postgresql_server):
+    """The same paths on PostgreSQL (a real server): ingest restores, repair re-hashes, rebuild-catalog
+    refuses to fill a catalog that still holds assets and fills an empty one."""
+    dsn = postgresql_server.create_database("repair")
+    source, vault = tmp_path / "inbox", tmp_path / "vault"
+    for i in range(2):
+        mf.write(source / f"IMG_{i}.JPG", mf.jpeg(seed=20 + i))
+    assert ingest(source, vault, catalog=dsn)["ingested"] == 2
+    with Catalog.open(str(vault), dsn, create=False) as catalog:
+        rows = catalog.query("SELECT sha256, rel_path FROM assets ORDER BY rel_path")
+    os.unlink(vault / rows[0]["rel_path"])
+    assert ingest(source, vault, catalog=dsn)["restored"] == 1
+    bad = vault / rows[1]["rel_path"]
+    os.chmod(bad, 0o644)
+    data = bytearray(bad.read_bytes())
+    data[300] ^= 0x10
+    bad.write_bytes(bytes(data))
+    assert [r["sha256"] for r in repair_vault(str(vault), dsn)["originals_restored"]] == [rows[1]["sha256"]]
+    with pytest.raises(RepairError, match="still holds assets"):
+        rebuild_catalog(str(vault), dsn)
+    empty = postgresql_server.create_database("rebuilt")
+    assert rebuild_catalog(str(vault), empty)["assets"] == 2
+    with Catalog.open(str(vault), empty, create=False) as catalog:
+        assert sorted(catalog.asset_digests()) == sorted(r["sha256"] for r in rows)
