@@ -163,4 +163,3 @@ def rebuild_catalog(vault: str, catalog: str | None = None, check: bool = False)
         text += f"; {len(result['skipped'])} file(s) left out (see skipped)"
     result["summary"] = text
     return result
-

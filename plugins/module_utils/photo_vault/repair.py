@@ -228,7 +228,6 @@ class _Repair:  # pylint: disable=too-few-public-methods
             self.result["set_aside"].append(os.path.relpath(moved, self.vault))
         atomic.replace_bytes(path, fresh_sidecar_bytes(self.catalog, row))
 
-
     def _complete_sidecar(self, row: dict, rel: str, path: str) -> None:
         """A sidecar another tool took over keeps its fields; ours that it lacks are merged in."""
         with open(path, "rb") as handle:
