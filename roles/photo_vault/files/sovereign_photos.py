@@ -268,6 +268,10 @@ def cmd_ingest(args, config: dict, log: Log) -> tuple[int, dict]:
             log.warn(f"rejected {item['path']}: {item['reason']}")
         if len(report["rejected"]) > 50:
             log.warn(f"... and {len(report['rejected']) - 50} more rejected files (see the status file)")
+        for item in report.get("restored_files", []):
+            log.warn(f"restored {item['path']} from {item['from']}: {item['reason']}")
+        for path in report.get("set_aside", []):
+            log.warn(f"kept a damaged or foreign file as {path} (not overwritten)")
         for item in report["errors"]:
             log.error(f"could not write {item['path']} to the vault: {item['reason']}")
             problems.append(f"{item['path']}: {item['reason']}")

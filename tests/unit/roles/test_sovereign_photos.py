@@ -316,6 +316,11 @@ def test_repair_and_rebuild_catalog_bring_a_damaged_vault_back(installed, inbox,
     again = run(installed, config, "ingest")
     assert again.returncode == 0 and state(tmp_path, "ingest")["result"]["ingested"] == 0
 
+    victim.unlink()  # lost from the vault, still in the watched folder: the next ingest restores it and says so
+    restored = run(installed, config, "ingest")
+    assert restored.returncode == 0 and f"restored {victim.relative_to(tmp_path / 'vault')}" in restored.stderr
+    assert hashlib.sha256(victim.read_bytes()).hexdigest() == info["sha256"]
+
 
 def test_every_sovereign_photos_command_a_message_names_exists():
     """Messages that tell a user what to do name a command that exists (every quoted ``sovereign-photos X``:
