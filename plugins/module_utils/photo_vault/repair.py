@@ -102,9 +102,13 @@ def restore_original(vault: str, rel_path: str, sha256: str, source_path: str, v
             raise NotRestored(f"{source_path}: holds other bytes now (sha256 {got[:12]}...)")
         final = os.path.join(vault, rel_path)
         moved = None
-        if os.path.lexists(final):
-            moved = set_aside(final, "corrupt")
-        atomic.ensure_dir(os.path.dirname(final))
+        try:
+            if os.path.lexists(final):
+                moved = set_aside(final, "corrupt")
+            atomic.ensure_dir(os.path.dirname(final))
+        except OSError as exc:
+            raise NotRestored(f"cannot set the damaged file aside in {os.path.dirname(final)}: {exc.strerror}; "
+                              "check the vault's permissions") from exc
         try:
             publish.publish_stream(final, fd, st.st_size, sha256, verify,
                                    mtime_ns=st.st_mtime_ns if mtime_ns is None else mtime_ns)
@@ -332,8 +336,11 @@ def restore_during_ingest(cfg, catalog, tally) -> None:
             tally.set_aside.append(os.path.relpath(done["set_aside"], cfg.vault))
         sidecar = os.path.join(cfg.vault, _sidecar_rel(row))
         if sidecar_problem(sidecar, sha) == "missing":
-            full = catalog.get_asset(sha)
-            atomic.replace_bytes(sidecar, fresh_sidecar_bytes(catalog, full))
+            try:
+                atomic.replace_bytes(sidecar, fresh_sidecar_bytes(catalog, catalog.get_asset(sha)))
+            except OSError as exc:
+                tally.warnings.append(f"restored {row['rel_path']}, but could not write its sidecar: {exc}; "
+                                      "'sovereign-photos repair' writes it")
         tally.restored_files.append({**entry, "from": done["from"]})
         tally.changed = True
     tally.counts["restored"] = len(tally.restored_files)

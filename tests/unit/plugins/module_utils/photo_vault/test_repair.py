@@ -257,3 +257,17 @@ def test_restore_repair_and_rebuild_on_a_postgresql_catalog(tmp_path, postgresql
     assert rebuild_catalog(str(vault), empty)["assets"] == 2
     with Catalog.open(str(vault), empty, create=False) as catalog:
         assert sorted(catalog.asset_digests()) == sorted(r["sha256"] for r in rows)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_a_restore_that_cannot_write_warns_and_the_ingest_goes_on(vault_with_three):
+    source, vault, rows = vault_with_three
+    victim = vault / rows[0]["rel_path"]
+    os.chmod(victim, 0o644)
+    victim.write_bytes(b"short")
+    os.chmod(victim.parent, 0o555)
+    try:
+        result = ingest(source, vault)
+    finally:
+        os.chmod(victim.parent, 0o755)
+    assert result["restored"] == 0 and any("could not be restored" in w for w in result["warnings"])
