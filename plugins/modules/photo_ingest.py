@@ -95,6 +95,18 @@ options:
         sha256 before publishing it. Turn off only for speed on storage that checksums itself.
     type: bool
     default: true
+  repair:
+    description:
+      - After the ingest, check every original of the vault (re-hashing it) and every sidecar, and repair
+        what is damaged, as C(sovereign-photos repair) does. A missing or corrupt original is copied again
+        from any source path the catalog ever recorded whose bytes still hash right (the damaged file is
+        set aside as C(<name>.corrupt-<time>), never deleted); a missing sidecar is rewritten from the
+        catalog, one that does not parse is set aside as C(<sha256>.xmp.orig-<time>) and rewritten.
+      - What could not be repaired is listed in RV(repair.not_repaired) and fails the task.
+      - Without it, every run still restores an original that is missing or of the wrong size when a
+        watched source holds its bytes (RV(restored)); only a same-size corruption needs O(repair).
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -130,6 +142,12 @@ EXAMPLES = r"""
     catalog: "postgresql://pics@db.home.arpa/pics"
     thumbs_root: /var/cache/photo-thumbs
   register: ingest
+
+- name: Ingest, then re-hash the whole vault and repair what is damaged
+  sovereign.cloud.photo_ingest:
+    sources: [/srv/icloudpd/alice]
+    vault: /srv/photos
+    repair: true
 
 - name: Fail the play when anything was rejected
   sovereign.cloud.photo_ingest:
@@ -207,6 +225,56 @@ live_pairs:
   returned: always
   type: int
   sample: 4
+restored:
+  description:
+    - Originals that were missing from the vault or of the wrong size (the catalog knew them, the disk had lost
+      them) and were copied again from a watched source that still holds their bytes.
+  returned: always
+  type: int
+  sample: 0
+restored_files:
+  description: One entry per restored original, with the reason and the source it came from.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"sha256": "9f86d0...", "path": "originals/2023/05/01/9f86d0....jpg", "from": "/srv/inbox/IMG_0001.JPG",
+            "reason": "the original in the vault was missing"}]
+set_aside:
+  description:
+    - Files kept beside the vault's own instead of being overwritten, relative to the vault, such as another
+      tool's sidecar that does not parse (C(<sha256>.xmp.orig-<time>)) or a damaged original
+      (C(<name>.corrupt-<time>)).
+  returned: always
+  type: list
+  elements: str
+  sample: ["originals/2023/05/01/9f86d0....xmp.orig-20261203T061500Z"]
+repair:
+  description: What O(repair=true) found and did.
+  returned: when O(repair=true)
+  type: dict
+  contains:
+    checked:
+      description: Assets checked.
+      type: int
+    originals_restored:
+      description: Originals copied again from a recorded source ({sha256, path, problem, from}).
+      type: list
+      elements: dict
+    sidecars_rewritten:
+      description: Sidecars rewritten from the catalog ({sha256, path, problem}).
+      type: list
+      elements: dict
+    set_aside:
+      description: Damaged or foreign files moved aside, relative to the vault.
+      type: list
+      elements: str
+    not_repaired:
+      description: Originals that could not be repaired ({sha256, path, problem, reason}).
+      type: list
+      elements: dict
+    summary:
+      description: One line.
+      type: str
 seconds:
   description: Wall-clock duration.
   returned: always
@@ -234,6 +302,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import CATALOG_ARG_SPEC
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.ingest import (
     IngestConfig, IngestError, run_ingest)
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.repair import RepairError, repair_vault
 
 MAX_WARNINGS = 1000
 
@@ -252,6 +321,7 @@ def main() -> None:
             "verify_writes": {"type": "bool", "default": True},
             "state_dir": {"type": "path"},
             "create": {"type": "bool", "default": False},
+            "repair": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -283,6 +353,17 @@ def main() -> None:
         first = report["errors"][0]
         module.fail_json(msg=f"{len(report['errors'])} file(s) could not be written to the vault; first: "
                              f"{first['path']}: {first['reason']}", **report)
+    if params["repair"]:
+        try:
+            report["repair"] = repair_vault(params["vault"], params["catalog"], check=module.check_mode,
+                                            verify_writes=params["verify_writes"])
+        except RepairError as exc:
+            module.fail_json(msg=str(exc), **report)
+        report["changed"] = report["changed"] or report["repair"].pop("changed")
+        if report["repair"]["not_repaired"]:
+            first = report["repair"]["not_repaired"][0]
+            module.fail_json(msg=f"{len(report['repair']['not_repaired'])} original(s) could not be repaired; first: "
+                                 f"{first['path']}: {first['reason']}", **report)
     if params["fail_on_rejected"] and report["rejected"]:
         module.fail_json(msg=f"{len(report['rejected'])} input(s) rejected (fail_on_rejected is set); see rejected",
                          **report)

@@ -17,7 +17,9 @@ description:
     (permission or I/O error); files in C(originals/) the catalog does not know (C(unknown));
     missing XMP sidecars; and missing thumbnails when a thumbnails root exists.
   - Never repairs anything. No file in the vault is written, moved or deleted. A corrupt or missing
-    original is left for a person to restore from a backup.
+    original is left for a person. C(sovereign-photos repair) (or M(sovereign.cloud.photo_ingest) with
+    C(repair=true)) copies it again from any source path the catalog
+    recorded whose bytes still hash right and rewrites damaged sidecars; otherwise restore it from a backup.
   - Records every run in the catalog (counts, problems, and each asset's last verification), so that
     O(mode=sample) continues with the least recently verified originals next time.
   - Missing originals, missing sidecars and unknown files are found for the whole vault in both modes

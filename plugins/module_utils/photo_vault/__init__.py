@@ -12,7 +12,9 @@
   down losslessly (those that are not UTF-8 too); :mod:`.xmp`: the sidecars;
 * :mod:`.thumbnails` (one asset) and :mod:`.thumbnails_run` (a whole vault); :mod:`.verify`:
   re-hashing originals; :mod:`.report`: what the vault holds; :mod:`.restore_drill`: restoring a
-  sample from restic and comparing it with the catalog.
+  sample from restic and comparing it with the catalog; :mod:`.repair`: damaged originals copied
+  again from recorded sources, damaged sidecars rewritten (nothing deleted); :mod:`.rebuild`: a
+  lost catalog rebuilt from ``originals/`` and the sidecars.
 
 What other domains share (the atomic writer for derived files, the file hasher, the pool policy,
 status files) is in ``module_utils/common``.

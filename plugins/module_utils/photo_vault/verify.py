@@ -41,6 +41,7 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.common.text import
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault import identity
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import Catalog, CatalogError
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.layout import ORIGINALS, THUMBS
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.repair import is_set_aside
 # Batches handed to a worker: large enough that inter-process overhead stays far below the
 # hashing time, small enough that a time budget stops promptly. Guided scheduling: a batch is
 # about a (4 x workers)th of what remains, so batches shrink towards the end and no worker sits
@@ -111,8 +112,9 @@ class VerifyReport:
         if self.budget_exhausted:
             text += "; the time budget ran out, the next sample continues where this one stopped"
         if self.failed:
-            text += ("; corrupt or missing originals were left untouched: restore them from a backup "
-                     "(sovereign.cloud.restore_drill / restic) after checking the disk")
+            text += ("; corrupt or missing originals were left untouched: check the disk, then run "
+                     "'sovereign-photos repair' (copies them again from a watched folder that still holds them) "
+                     "or restore them from a backup (restic restore)")
         if self.recorded:
             text += f"; recorded as verification run {self.run_id}"
         else:
@@ -422,13 +424,14 @@ def verify_vault(vault: str, catalog: str | None = None, mode: str = "full", per
                 report.missing_sidecars.append(sha)
                 report.details.append({"sha256": sha, "path": sidecar_of(row["rel_path"], row["sidecar_rel_path"]),
                                        "status": "missing_sidecar",
-                                       "detail": "the XMP sidecar is not on disk; photo_ingest writes it again "
-                                                 "from the original on its next run"})
+                                       "detail": "the XMP sidecar is not on disk; 'sovereign-photos repair' writes "
+                                                 "it again from the catalog"})
         report.unknown = _unknown_files(cat, on_disk - known)
         for rel in report.unknown:
             report.details.append({"sha256": None, "path": rel, "status": "unknown",
-                                   "detail": "not in the catalog; run sovereign.cloud.photo_ingest with the vault's "
-                                             "originals as a source to adopt it, or move it out of originals/"})
+                                   "detail": "not in the catalog; if the catalog was lost, 'sovereign-photos "
+                                             "rebuild-catalog' catalogs every original again; otherwise move it "
+                                             "out of originals/"})
 
         run_id = None
         if record:
@@ -480,6 +483,8 @@ def _unknown_files(cat: Catalog, candidates: set[str]) -> list[str]:
     """Files the catalog snapshot did not know, minus originals an ingest recorded meanwhile."""
     unknown = []
     for rel in sorted(candidates):
+        if is_set_aside(os.path.basename(rel)):
+            continue  # kept by repair or ingest on purpose (a damaged original, another tool's sidecar)
         stem = os.path.basename(rel).split(".", 1)[0]
         if len(stem) == 64 and all(c in "0123456789abcdef" for c in stem):
             row = cat.get_asset(stem)

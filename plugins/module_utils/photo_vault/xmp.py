@@ -347,3 +347,36 @@ def _set_property(descriptions, name: str, value: str) -> None:
             element.text = value
             return
     ET.SubElement(descriptions[0], qualified).text = value
+
+
+def merge_sidecar(existing: bytes, ours: bytes) -> bytes | None:
+    """Another tool's sidecar (digiKam, darktable) with our fields merged in: every property of
+    ``ours`` (a :func:`render_sidecar` document) that ``existing`` does not hold is added to it;
+    everything already there, ours or theirs, is kept as it is. Returns the new document, or None
+    when nothing was missing. Raises :class:`XmpError` when ``existing`` does not parse."""
+    root = _safe_root(existing)
+    _register_prefixes(existing)
+    descriptions = [root] if root.tag == _RDF + "Description" else list(root.iter(_RDF + "Description"))
+    if not descriptions:
+        rdf = root if root.tag == _RDF + "RDF" else next(iter(root.iter(_RDF + "RDF")), None)
+        if rdf is None:
+            raise XmpError("no rdf:RDF in this XMP")
+        descriptions = [ET.SubElement(rdf, _RDF + "Description", {_RDF + "about": ""})]
+    present = set()
+    for description in descriptions:
+        present.update(description.attrib)
+        present.update(child.tag for child in description)
+    ours_root = _safe_root(ours)
+    added = False
+    for description in ours_root.iter(_RDF + "Description"):
+        for child in list(description):
+            if child.tag not in present:
+                descriptions[0].append(child)
+                present.add(child.tag)
+                added = True
+    if not added:
+        return None
+    ET.indent(root, space=" ")
+    body = ET.tostring(root, encoding="unicode")
+    return ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n' + body
+            + '\n<?xpacket end="w"?>\n').encode("utf-8")

@@ -7,6 +7,8 @@
   sovereign-photos thumbnails [--force] [--check]             make the thumbnails that are due
   sovereign-photos verify [--full | --percent P] [--max-seconds S] [--max-bytes B] [--check]
   sovereign-photos info [--json]                              what the vault holds
+  sovereign-photos repair [--quick] [--check]                 restore damaged originals and sidecars
+  sovereign-photos rebuild-catalog [--check]                  a lost catalog, rebuilt from originals/ + sidecars
 
 It reads the role's configuration file (``--config``, default $SOVEREIGN_PHOTOS_CONFIG or
 /etc/sovereign/photo-vault.yml) and runs the very engine the Ansible modules run: the role ships
@@ -267,6 +269,10 @@ def cmd_ingest(args, config: dict, log: Log) -> tuple[int, dict]:
             log.warn(f"rejected {item['path']}: {item['reason']}")
         if len(report["rejected"]) > 50:
             log.warn(f"... and {len(report['rejected']) - 50} more rejected files (see the status file)")
+        for item in report.get("restored_files", []):
+            log.warn(f"restored {item['path']} from {item['from']}: {item['reason']}")
+        for path in report.get("set_aside", []):
+            log.warn(f"kept a damaged or foreign file as {path} (not overwritten)")
         for item in report["errors"]:
             log.error(f"could not write {item['path']} to the vault: {item['reason']}")
             problems.append(f"{item['path']}: {item['reason']}")
@@ -359,6 +365,42 @@ def cmd_info(args, config: dict, log: Log) -> tuple[int, dict]:
     return EXIT_OK, report
 
 
+def cmd_repair(args, config: dict, log: Log) -> tuple[int, dict]:
+    repair = engine("photo_vault.repair")
+    try:
+        result = repair.repair_vault(config["vault"], config.get("catalog") or None, check=args.check,
+                                     verify_writes=bool(config["ingest"].get("verify_writes", True)),
+                                     rehash=not args.quick)
+    except repair.RepairError as exc:
+        raise RunError(str(exc), {}) from exc
+    for item in result["originals_restored"]:
+        log.info(f"{'would restore' if args.check else 'restored'} {item['path']} ({item['problem']}) "
+                 f"from {item['from']}")
+    for item in result["sidecars_rewritten"]:
+        log.info(f"{'would rewrite' if args.check else 'rewrote'} sidecar {item['path']} ({item['problem']})")
+    for path in result["set_aside"]:
+        log.warn(f"kept the damaged or foreign file as {path}")
+    for item in result["not_repaired"]:
+        log.error(f"could not repair {item['path']} ({item['problem']}): {item['reason']}")
+    result["problems"] = [f"{item['path']}: {item['reason']}" for item in result["not_repaired"]]
+    log.info(result["summary"])
+    return (EXIT_PROBLEM if result["not_repaired"] else EXIT_OK), result
+
+
+def cmd_rebuild_catalog(args, config: dict, log: Log) -> tuple[int, dict]:
+    rebuild = engine("photo_vault.rebuild")
+    repair = engine("photo_vault.repair")
+    try:
+        result = rebuild.rebuild_catalog(config["vault"], config.get("catalog") or None, check=args.check)
+    except repair.RepairError as exc:
+        raise RunError(str(exc), {}) from exc
+    for item in result["skipped"]:
+        log.warn(f"left out {item['path']}: {item['reason']}")
+    result["problems"] = [f"{item['path']}: {item['reason']}" for item in result["skipped"]]
+    log.info(result["summary"])
+    return (EXIT_PROBLEM if result["skipped"] else EXIT_OK), result
+
+
 def describe(report: dict, config: dict) -> str:
     """A few readable lines about the vault (``info`` without --json)."""
     lines = [f"photo vault {config['vault']}: {report['summary']}"]
@@ -401,12 +443,14 @@ class RunError(Exception):
         self.result = result
 
 
-COMMANDS = {"ingest": cmd_ingest, "thumbnails": cmd_thumbnails, "verify": cmd_verify, "info": cmd_info}
+COMMANDS = {"ingest": cmd_ingest, "thumbnails": cmd_thumbnails, "verify": cmd_verify, "info": cmd_info,
+            "repair": cmd_repair, "rebuild-catalog": cmd_rebuild_catalog}
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="sovereign-photos", description="The photo vault by hand: ingest, "
-                                  "thumbnails, verify, info (the same engine as the Ansible modules and timers).")
+                                  "thumbnails, verify, info, repair, rebuild-catalog (the same engine as the Ansible "
+                                  "modules and timers).")
     top.add_argument("--config", default=os.environ.get("SOVEREIGN_PHOTOS_CONFIG", DEFAULT_CONFIG),
                      help="configuration file (default: %(default)s)")
     top.add_argument("--quiet", "-q", action="store_true", help="only warnings and errors")
@@ -427,7 +471,13 @@ def parser() -> argparse.ArgumentParser:
     group.add_argument("--percent", type=float, help="sample this share of the originals, least recently verified first")
     verify.add_argument("--max-seconds", type=int, help="time budget of a sample")
     verify.add_argument("--max-bytes", help="byte budget of a sample, e.g. 200G")
-    for command in (ingest, thumbs, verify):
+    repair = sub.add_parser("repair", help="copy damaged or missing originals again from a source that still holds "
+                            "them, rewrite damaged sidecars (damaged files are set aside, never deleted)")
+    repair.add_argument("--quick", action="store_true", help="only check that each original exists with its size "
+                        "(default: re-hash every original)")
+    rebuild = sub.add_parser("rebuild-catalog", help="rebuild a lost SQLite catalog from originals/ and the sidecars "
+                             "(an existing catalog is moved aside, never overwritten)")
+    for command in (ingest, thumbs, verify, repair, rebuild):
         command.add_argument("--check", action="store_true", help="say what would happen; write nothing")
     info = sub.add_parser("info", help="what the vault holds, from its catalog")
     info.add_argument("--json", action="store_true", help="the whole report as JSON")

@@ -302,3 +302,60 @@ def test_an_unmounted_nas_is_refused_by_every_command_until_mounted_or_create(in
     assert sorted(p.name for p in (tmp_path / "vault").iterdir()) == []
     assert run(installed, config, "ingest", "--create").returncode == 0
     assert (tmp_path / "vault" / ".sovereign-vault").read_text() != marker
+
+
+def test_repair_and_rebuild_catalog_bring_a_damaged_vault_back(installed, inbox, tmp_path):
+    """verify's advice names 'sovereign-photos repair'; repair restores a rotten original from the watched
+    folder; rebuild-catalog rebuilds a lost catalog (the old one moved aside) and ingest then copies nothing."""
+    inbox_root, expected = inbox
+    config = write_config(tmp_path, inbox_root)
+    assert run(installed, config, "ingest").returncode == 0
+    rel, info = next((r, i) for r, i in expected["good"].items() if i["ext"] == "heic")
+    victim = tmp_path / "vault" / "originals" / info["folder"] / f"{info['sha256']}.heic"
+    os.chmod(victim, 0o644)
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    victim.write_bytes(bytes(data))
+    checked = run(installed, config, "verify", "--full")
+    assert checked.returncode == 1 and "sovereign-photos repair" in checked.stdout + checked.stderr
+
+    repaired = run(installed, config, "repair")
+    assert repaired.returncode == 0, repaired.stderr
+    assert hashlib.sha256(victim.read_bytes()).hexdigest() == info["sha256"]
+    assert state(tmp_path, "repair")["result"]["originals_restored"][0]["sha256"] == info["sha256"]
+    assert run(installed, config, "verify", "--full").returncode == 0
+
+    catalog = tmp_path / "vault" / "catalog.sqlite"
+    before = json.loads(run(installed, config, "info", "--json").stdout)["assets"]
+    catalog.write_bytes(b"lost")
+    for suffix in ("-wal", "-shm"):
+        Path(str(catalog) + suffix).unlink(missing_ok=True)
+    rebuilt = run(installed, config, "rebuild-catalog")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert [p.read_bytes() for p in catalog.parent.glob("catalog.sqlite.moved-*")] == [b"lost"]
+    assert json.loads(run(installed, config, "info", "--json").stdout)["assets"] == before
+    again = run(installed, config, "ingest")
+    assert again.returncode == 0 and state(tmp_path, "ingest")["result"]["ingested"] == 0
+
+    victim.unlink()  # lost from the vault, still in the watched folder: the next ingest restores it and says so
+    restored = run(installed, config, "ingest")
+    assert restored.returncode == 0 and f"restored {victim.relative_to(tmp_path / 'vault')}" in restored.stderr
+    assert hashlib.sha256(victim.read_bytes()).hexdigest() == info["sha256"]
+
+
+def test_every_sovereign_photos_command_a_message_names_exists():
+    """Messages that tell a user what to do name a command that exists (every quoted ``sovereign-photos X``:
+    'X', ``X``, C(X), or a usage line; prose such as "the sovereign-photos command" is not a command)."""
+    import re
+    spec = importlib.util.spec_from_file_location("sovereign_photos_cli", CLI)
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    named = {}
+    for root in (REPO / "plugins", REPO / "roles", REPO / "docs"):
+        for path in root.rglob("*"):
+            if path.suffix in (".py", ".yml", ".j2", ".md") and path.is_file():
+                for match in re.finditer(r"(?:['`(\"]|^\s*)sovereign-photos ([a-z][a-z-]+)", path.read_text(errors="replace"), re.M):
+                    named.setdefault(match.group(1), str(path))
+    assert {"ingest", "repair", "rebuild-catalog"} <= set(named), named  # the pattern does find the messages
+    missing = {cmd: where for cmd, where in named.items() if cmd not in cli.COMMANDS}
+    assert not missing, missing

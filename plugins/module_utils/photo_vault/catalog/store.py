@@ -61,6 +61,10 @@ class Catalog(Connection, ReportQueries):
         """sha256 -> {sha256, rel_path, sidecar_rel_path, size} of every asset (what verification expects on disk)."""
         return {row["sha256"]: row for row in self.query("SELECT sha256, rel_path, sidecar_rel_path, size FROM assets")}
 
+    def original_sizes(self) -> list[tuple[str, str, int]]:
+        """(sha256, rel_path, size) of every asset as plain tuples: ingest's per-run existence check."""
+        return self.execute("SELECT sha256, rel_path, size FROM assets").fetchall()
+
     def assets_for_thumbnails(self, fields) -> list[dict]:
         """``fields`` (asset columns) of every asset, the most recently taken first (what a person looks at first)."""
         unknown = set(fields) - set(ASSET_COLUMNS)

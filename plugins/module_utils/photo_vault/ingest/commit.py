@@ -24,6 +24,7 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.ingest
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.ingest.records import (
     SKIP_PREFIX, Outcome, Tally)
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.ingest.worker import sidecar_for
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.repair import set_aside
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.sources import SourceFile
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.xmp import (
     XmpError, render_sidecar, update_sidecar)
@@ -81,6 +82,8 @@ class Committer:  # pylint: disable=too-many-instance-attributes
                 self._count_new(result)
                 return None
             self._count_new(result)
+            if result.sidecar_set_aside:
+                self.tally.set_aside.append(os.path.relpath(result.sidecar_set_aside, self.cfg.vault))
             asset = {k: v for k, v in result.asset.items() if k not in ("date_xmp", "folder")}
             self.new_assets[sha] = result.asset
             batch.assets.append(asset)
@@ -244,7 +247,11 @@ class Committer:  # pylint: disable=too-many-instance-attributes
         try:
             with open(path, "rb") as handle:
                 updated = update_sidecar(handle.read(), add_names=names, live_pair_sha256=live_pair)
+        except FileNotFoundError:
+            updated = self._fresh_sidecar(sha, asset, extra_names=names, live_pair=live_pair)
         except (OSError, XmpError):
+            # another tool's file that our strict parser refuses: kept beside, never overwritten
+            self.tally.set_aside.append(os.path.relpath(set_aside(path, "orig"), self.cfg.vault))
             updated = self._fresh_sidecar(sha, asset, extra_names=names, live_pair=live_pair)
         if updated is None:
             return False

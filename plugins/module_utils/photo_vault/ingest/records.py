@@ -35,6 +35,7 @@ class Outcome:  # pylint: disable=too-many-instance-attributes
     owner: bool = False
     pending: bool = False
     icloud_master_id: str | None = None
+    sidecar_set_aside: str | None = None
 
     @property
     def path(self) -> str:
@@ -50,13 +51,16 @@ class Tally:
     """What a run did, for its report: counts, skip reasons, rejected and failed files, warnings."""
 
     counts: dict = field(default_factory=lambda: {"ingested": 0, "duplicates": 0, "unchanged": 0, "skipped": 0,
-                                                  "bytes_ingested": 0, "live_pairs": 0, "adopted": 0})
+                                                  "bytes_ingested": 0, "live_pairs": 0, "adopted": 0,
+                                                  "restored": 0})
     skipped_reasons: dict = field(default_factory=dict)
     rejected: list = field(default_factory=list)
     errors: list = field(default_factory=list)
     skipped_links: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     no_thumbnails: dict = field(default_factory=dict)  # why thumbnails could not be made -> new assets
+    restored_files: list = field(default_factory=list)  # originals copied again from a source (repair.py)
+    set_aside: list = field(default_factory=list)  # files kept as <name>.orig-<time> / .corrupt-<time>
     changed: bool = False
 
     def skip(self, reason: str) -> None:

@@ -33,6 +33,7 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.layout
     ORIGINALS, SQLITE_NAME, owned_by_vault, state_dirs)
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.lock import LockHeld, VaultLock
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.publish import clean_partials
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.repair import restore_during_ingest
 
 
 class _EmptyCatalog:
@@ -193,6 +194,8 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
             if found.todo:
                 self._process(found.todo, committer)
             committer.pair_live_photos(self.crashed_before)
+            if not isinstance(self.catalog, _EmptyCatalog):
+                restore_during_ingest(self.cfg, self.catalog, self.tally)
             if not self.cfg.check:
                 self.catalog.record_ingest_run(self.started_at, self.cfg.sources, {
                     **self.tally.counts, "rejected": len(self.tally.rejected)})
@@ -236,6 +239,9 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
         details = [f"{counts['unchanged']} unchanged" if counts["unchanged"] else "",
                    counted(counts["duplicates"], "duplicate path") if counts["duplicates"] else "",
                    counted(counts["live_pairs"], "live photo pair") if counts["live_pairs"] else "",
+                   f"{len(tally.restored_files)} damaged original(s) {'would be ' if self.cfg.check else ''}restored "
+                   "from a source" if tally.restored_files else "",
+                   f"{len(tally.set_aside)} file(s) set aside" if tally.set_aside else "",
                    f"{counts['skipped']} skipped" if counts["skipped"] else "",
                    f"{sum(tally.no_thumbnails.values())} without thumbnails" if tally.no_thumbnails else "",
                    f"{len(tally.rejected)} rejected" if tally.rejected else "",
@@ -253,6 +259,8 @@ class Ingest:  # pylint: disable=too-many-instance-attributes
             "skipped_links": tally.skipped_links,
             "rejected": tally.rejected, "errors": tally.errors, "bytes_ingested": counts["bytes_ingested"],
             "adopted": counts["adopted"], "live_pairs": counts["live_pairs"], "summary": summary,
+            "restored": len(tally.restored_files), "restored_files": tally.restored_files,
+            "set_aside": tally.set_aside,
             "warnings": tally.warnings, "vault": self.cfg.vault, "vault_id": self.vault_id, "seconds": round(elapsed, 3),
             "catalog": getattr(self.catalog, "location", None) or self.cfg.catalog or os.path.join(
                 self.cfg.vault, SQLITE_NAME),

@@ -38,9 +38,10 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.sidecar import parse_source_sidecar
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.sniff import describe_unknown, sniff
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.names import escape_path
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.repair import set_aside
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.sources import SourceFile, open_source
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.xmp import (
-    VaultSidecar, XmpError, read_sidecar, render_sidecar, update_sidecar)
+    VaultSidecar, XmpError, merge_sidecar, read_sidecar, render_sidecar, update_sidecar)
 
 
 def thumbnail_engine():
@@ -246,7 +247,7 @@ def _process_open(task: SourceFile, fd: int, ctx: dict) -> Outcome:  # pylint: d
                                              fault=fault, sync_dir=False)
         fault("published")
         sidecar_names = [escape_path(name)]  # a name that is not UTF-8 is recorded losslessly escaped
-        _write_sidecar(os.path.join(ctx["vault"], rel_sidecar), asset, sidecar_names, source_sidecar, outcome)
+        moved = _write_sidecar(os.path.join(ctx["vault"], rel_sidecar), asset, sidecar_names, source_sidecar, outcome)
         fault("sidecar-written")
     except publish.SourceChanged as exc:
         _release_destination(ctx, sha256, final)
@@ -262,7 +263,8 @@ def _process_open(task: SourceFile, fd: int, ctx: dict) -> Outcome:  # pylint: d
                               "permissions, then run again")
     if thumbs is None and ctx["thumbnails"] and ctx["can_decode"]:
         thumbs, _why = _decode_and_thumbnails(data, final, media, sha256, asset, ctx, after_publish=True)
-    return Outcome(task, "new", sha256=sha256, asset=asset, publish=outcome, thumbs=thumbs, owner=True)
+    return Outcome(task, "new", sha256=sha256, asset=asset, publish=outcome, thumbs=thumbs, owner=True,
+                   sidecar_set_aside=moved)
 
 
 def _hash_stream(fd: int, size: int):
@@ -381,19 +383,27 @@ def sidecar_for(asset: dict, names, source_sidecar=None) -> VaultSidecar:
         icloud_master_id=asset.get("icloud_master_id"), **extra)
 
 
-def _write_sidecar(path: str, asset: dict, names, source_sidecar, outcome: str) -> None:
-    """Write (or, for an adopted original, update) the sidecar; its directory is synced by the
-    parent with the batch."""
-    if outcome == "adopted" and os.path.exists(path):
-        # keep what is there (another tool may have added tags); only add what is missing
+def _write_sidecar(path: str, asset: dict, names, source_sidecar, outcome: str) -> str | None:
+    """Write the sidecar, or update one already there; its directory is synced by the parent with
+    the batch. Another tool's sidecar is never overwritten: its fields are kept (merged), or,
+    when it does not parse or names another original, it is set aside as ``<sha256>.xmp.orig-<time>``
+    (returned, for the report)."""
+    del outcome  # an existing sidecar is kept whether the original was written or adopted
+    if os.path.lexists(path):
         try:
             with open(path, "rb") as handle:
                 existing = handle.read()
-            if read_sidecar(existing).sha256 in ("", asset["sha256"]):
-                updated = update_sidecar(existing, add_names=names)
-                if updated is not None:
-                    atomic.replace_bytes(path, updated, sync_dir=False)
-                return
+            if not os.path.islink(path) and read_sidecar(existing).sha256 in ("", asset["sha256"]):
+                updated = update_sidecar(existing, add_names=names) or existing
+                # our fields go into our namespace beside theirs (a sidecar darktable took over has none)
+                merged = merge_sidecar(updated, render_sidecar(sidecar_for(asset, names, source_sidecar)))
+                if merged is not None or updated is not existing:
+                    atomic.replace_bytes(path, merged or updated, sync_dir=False)
+                return None
         except (OSError, XmpError):
             pass
+        moved = set_aside(path, "orig")
+        atomic.replace_bytes(path, render_sidecar(sidecar_for(asset, names, source_sidecar)), sync_dir=False)
+        return moved
     atomic.replace_bytes(path, render_sidecar(sidecar_for(asset, names, source_sidecar)), sync_dir=False)
+    return None

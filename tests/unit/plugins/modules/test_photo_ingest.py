@@ -97,3 +97,31 @@ def test_through_ansible_with_its_module_packaging(inbox, tmp_path):
     again = run_adhoc("photo_ingest", args(inbox, vault))
     assert again["changed"] is False and again["unchanged"] == 3
     assert os.path.isfile(vault / "catalog.sqlite")
+
+
+def test_repair_option_restores_a_rotten_original_and_reports_it(inbox, tmp_path):
+    """repair: true re-hashes the vault and copies a same-size corrupt original again from its source;
+    every returned key is documented in RETURN."""
+    import hashlib
+
+    import yaml
+
+    vault = tmp_path / "vault"
+    run_module(photo_ingest, args(inbox, vault))
+    victim = next(p for p in (vault / "originals").rglob("*.heic"))
+    os.chmod(victim, 0o644)
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    victim.write_bytes(bytes(data))
+    plain = run_module(photo_ingest, args(inbox, vault))
+    assert plain["restored"] == 0  # same size: only a re-hash finds it
+    result = run_module(photo_ingest, args(inbox, vault, repair=True))
+    assert not result.get("failed"), result
+    assert result["changed"] is True
+    assert [r["path"] for r in result["repair"]["originals_restored"]] == [str(victim.relative_to(vault))]
+    assert hashlib.sha256(victim.read_bytes()).hexdigest() == victim.stem
+    documented = set(yaml.safe_load(photo_ingest.RETURN))
+    assert set(result) - {"changed", "warnings", "failed", "invocation"} <= documented
+    assert set(result["repair"]) <= set(yaml.safe_load(photo_ingest.RETURN)["repair"]["contains"])
+    again = run_module(photo_ingest, args(inbox, vault, repair=True))
+    assert again["changed"] is False
