@@ -203,3 +203,12 @@ def test_immich_library_through_ansible(photos):
                                               "owner": "admin@example.com", "import_paths": [str(photos)]})
         assert result["changed"] is True and len(immich.libraries) == 1, result
         assert immich.api_key not in repr(result)
+
+
+def test_api_url_may_end_in_api_and_a_server_that_is_down_is_named(photos):
+    with ImmichStandIn(version="3.2.2") as immich:
+        info = run_module(immich_info, args(immich, api_url=immich.url + "/api/"))
+        assert info["server"]["version"] == "3.2.2", info
+        url = immich.url
+    down = run_module(immich_info, {"api_url": url, "api_key": "a-key-of-a-server-that-is-down"})
+    assert down["failed"] and "connection refused" in down["msg"] and "docker compose ps" in down["msg"]
