@@ -38,7 +38,7 @@ options:
     description: User who gets the datastore's notifications (C(notify-user)). V('') removes it.
     type: str
   destroy_data:
-    description: With O(state=absent), also delete the datastore's data on disk (C(destroy-data)). Off by default: only the config goes.
+    description: With O(state=absent), also delete the datastore's data on disk (C(destroy-data)). Off by default, so only the config goes.
     type: bool
     default: false
   task_timeout:

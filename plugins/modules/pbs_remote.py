@@ -12,7 +12,7 @@ version_added: 0.2.0
 author: sovereign.cloud developers (@sovereign-cloud)
 description:
   - Creates, updates or removes a remote (C(/config/remote)) that sync jobs pull from or push to.
-  - PBS never returns a remote's password (the other PBS's token secret), so it cannot be compared: it is sent on creation, and afterwards only with O(update_password=always).
+  - PBS never returns a remote's password (the other PBS's token secret), so it cannot be compared. It is sent on creation, and afterwards only with O(update_password=always).
 extends_documentation_fragment:
   - sovereign.cloud.attributes
   - sovereign.cloud.pbs
