@@ -12,7 +12,8 @@ version_added: 0.2.0
 author: sovereign.cloud developers (@sovereign-cloud)
 description:
   - Creates, updates or removes a prune job (C(/config/prune)).
-  - The C(keep_*) options are one retention policy. When any is set, the ones not set are removed from the job (PBS's C(delete) list), so an old O(keep_last) does not linger.
+  - The C(keep_*) options are one retention policy. When any is set, the ones not set
+    are removed from the job (PBS's C(delete) list), so an old O(keep_last) does not linger.
   - PBS needs a schedule and C(keep-*) values of at least 1.
 extends_documentation_fragment:
   - sovereign.cloud.attributes

@@ -12,7 +12,8 @@ version_added: 0.2.0
 author: sovereign.cloud developers (@sovereign-cloud)
 description:
   - Creates, updates or removes a remote (C(/config/remote)) that sync jobs pull from or push to.
-  - PBS never returns a remote's password (the other PBS's token secret), so it cannot be compared. It is sent on creation, and afterwards only with O(update_password=always).
+  - PBS never returns a remote's password (the other PBS's token secret), so it cannot be compared.
+    It is sent on creation, and afterwards only with O(update_password=always).
 extends_documentation_fragment:
   - sovereign.cloud.attributes
   - sovereign.cloud.pbs
@@ -35,7 +36,8 @@ options:
     type: str
     no_log: true
   update_password:
-    description: V(on_create) sends O(password) only when the remote is created; V(always) sends it on every run (reported as a change, since PBS cannot say whether it differs).
+    description: V(on_create) sends O(password) only when the remote is created; V(always) sends it on every run
+      (reported as a change, since PBS cannot say whether it differs).
     type: str
     choices: [always, on_create]
     default: on_create

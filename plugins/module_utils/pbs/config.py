@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .client import PBSClient
+from .client import PBSClient, PBSError
 from .tasks import is_upid, task_failure, wait_for_task
 
 
@@ -39,8 +39,8 @@ def desired_from_params(params: dict, option_to_api: dict) -> dict:
 
 
 def _effective(item: dict, kind: Kind, prop: str):
-    value = item.get(prop, kind.defaults.get(prop))
-    return value
+    # PBS leaves properties at their default out of its answers.
+    return item.get(prop, kind.defaults.get(prop))
 
 
 def plan_update(current: dict, desired: dict, kind: Kind, write_secret: bool) -> tuple[dict, list]:
@@ -94,7 +94,6 @@ class SectionConfig:
         if is_upid(data):
             failure = task_failure(wait_for_task(self.client, data, self.task_timeout))
             if failure:
-                from .client import PBSError
                 raise PBSError(failure, kind="task")
 
     def ensure(self, ident: str, desired: dict, state: str, check_mode: bool, write_secret: bool = False,
@@ -129,7 +128,6 @@ class SectionConfig:
 
         fixed = [p for p in self.kind.create_only if p in desired and desired[p] != current.get(p)]
         if fixed:
-            from .client import PBSError
             raise PBSError(f"{self.kind.label} {ident!r}: {', '.join(fixed)} cannot be changed after creation "
                            f"(it is {current.get(fixed[0])!r}). Remove it first (state=absent) to recreate it.",
                            kind="immutable")
