@@ -200,3 +200,11 @@ def test_job_run_check_mode_starts_nothing_and_unknown_jobs_fail(pbs, api):
     assert out["changed"] is True and pbs.tasks == {}
     missing = run(pbs_job_run, api, type="sync", id="nope")
     assert missing["failed"] is True and "sync job 'nope' does not exist" in missing["msg"]
+
+
+def test_the_module_travels_through_ansible_with_its_engine(pbs, api):
+    # Once through `ansible -m`: AnsiballZ must carry the pbs package's relative imports.
+    from support.ansible_module import run_adhoc
+    out = run_adhoc("pbs_prune_job", dict(api, id="keep", store="backups", schedule="daily", keep_daily=7))
+    assert out["changed"] is True, out
+    assert pbs.config["prune"]["keep"]["keep-daily"] == 7
