@@ -113,7 +113,7 @@ def main() -> None:
         module.exit_json(msg=f"would run {params['type']} {params['id']}", **result)
     try:
         client = PBSClient.from_module(module)
-        upid, _ = client.call("POST", run_path(client, params["type"], params["id"]))
+        upid, _digest = client.call("POST", run_path(client, params["type"], params["id"]))
         result["upid"] = upid
         if not params["wait"]:
             module.exit_json(task_status="running", **{k: v for k, v in result.items() if k != "task_status"})

@@ -34,7 +34,6 @@ options:
   password:
     description: Password or token secret for O(auth_id). Required to create.
     type: str
-    no_log: true
   update_password:
     description: V(on_create) sends O(password) only when the remote is created; V(always) sends it on every run
       (reported as a change, since PBS cannot say whether it differs).

@@ -109,7 +109,7 @@ class SectionConfig:
             result.update(changed=True, item={}, diff={"before": before, "after": {}})
             if not check_mode:
                 params = dict(delete_params or {}, digest=digest)
-                data, _ = self.client.call("DELETE", self._item_path(ident), params)
+                data, _digest = self.client.call("DELETE", self._item_path(ident), params)
                 self._finish(data)
             return result
 
@@ -121,7 +121,7 @@ class SectionConfig:
                                                                "params": _public(body, self.kind)},
                           diff={"before": {}, "after": after}, item=after)
             if not check_mode:
-                data, _ = self.client.call("POST", self.kind.path, body)
+                data, _digest = self.client.call("POST", self.kind.path, body)
                 self._finish(data)
                 result["item"] = _public(self.read(ident)[0], self.kind)
             return result
@@ -146,7 +146,7 @@ class SectionConfig:
         result.update(changed=True, item=after, diff={"before": before, "after": after},
                       request={"method": "PUT", "path": self._item_path(ident), "params": shown})
         if not check_mode:
-            data, _ = self.client.call("PUT", self._item_path(ident), params)
+            data, _digest = self.client.call("PUT", self._item_path(ident), params)
             self._finish(data)
             result["item"] = _public(self.read(ident)[0], self.kind)
         return result

@@ -51,7 +51,7 @@ def test_prune_job_create_is_idempotent_and_keeps_the_retention_policy_whole(pbs
     second = run(pbs_prune_job, api, **job)
     assert second["changed"] is False and len(writes(pbs)) == count
     # A new policy without keep-monthly removes it through PBS's delete list, with the digest read before.
-    third = run(pbs_prune_job, api, diff=True, **dict(job, keep_monthly=None, keep_daily=30))
+    third = run(pbs_prune_job, api, diff=True, **{**job, "keep_monthly": None, "keep_daily": 30})
     assert third["changed"] is True
     method, path, params = writes(pbs)[-1]
     assert (method, path) == ("PUT", "/config/prune/keep-7-4-6")
@@ -97,9 +97,9 @@ def test_remote_password_is_sent_once_and_never_shown(pbs, api):
     first = run(pbs_remote, api, diff=True, **remote)
     assert first["changed"] is True and pbs.config["remote"]["primary"]["password"] == "s3cr3t-remote"
     assert "s3cr3t-remote" not in json.dumps(first) and "password" not in first["item"]
-    assert run(pbs_remote, api, **dict(remote, password="rotated"))["changed"] is False
+    assert run(pbs_remote, api, **{**remote, "password": "rotated"})["changed"] is False
     assert pbs.config["remote"]["primary"]["password"] == "s3cr3t-remote"
-    rotated = run(pbs_remote, api, **dict(remote, password="rotated", update_password="always"))
+    rotated = run(pbs_remote, api, **{**remote, "password": "rotated", "update_password": "always"})
     assert rotated["changed"] is True and pbs.config["remote"]["primary"]["password"] == "rotated"
     assert "rotated" not in json.dumps(rotated)
 
@@ -110,9 +110,9 @@ def test_sync_job_pull_then_push_and_clearing_the_schedule(pbs, api):
            "schedule": "04:00", "remove_vanished": False, "group_filter": ["type:ct", "type:vm"]}
     assert run(pbs_sync_job, api, **job)["changed"] is True
     assert "sync-direction" not in pbs.config["sync"]["pull-primary"]  # PBS 3.2 would reject it
-    assert run(pbs_sync_job, api, **dict(job, group_filter=["type:vm", "type:ct"]))["changed"] is False
-    assert run(pbs_sync_job, api, **dict(job, direction="pull"))["changed"] is False
-    cleared = run(pbs_sync_job, api, **dict(job, schedule=""))
+    assert run(pbs_sync_job, api, **{**job, "group_filter": ["type:vm", "type:ct"]})["changed"] is False
+    assert run(pbs_sync_job, api, **{**job, "direction": "pull"})["changed"] is False
+    cleared = run(pbs_sync_job, api, **{**job, "schedule": ""})
     assert cleared["changed"] is True and "schedule" not in pbs.config["sync"]["pull-primary"]
     push = run(pbs_sync_job, api, id="push-offsite", store="backups", remote="primary", remote_store="offsite",
                direction="push")
@@ -133,8 +133,8 @@ def test_datastore_create_waits_for_its_task_and_gc_schedule_is_an_option(pbs, a
     assert first["changed"] is True and pbs.config["datastore"]["backups"]["gc-schedule"] == "sat 03:00"
     assert any(t["type"] == "create-datastore" for t in pbs.tasks.values())
     assert run(pbs_datastore, api, **store)["changed"] is False
-    assert run(pbs_datastore, api, **dict(store, gc_schedule="daily"))["changed"] is True
-    moved = run(pbs_datastore, api, **dict(store, path="/elsewhere"))
+    assert run(pbs_datastore, api, **{**store, "gc_schedule": "daily"})["changed"] is True
+    moved = run(pbs_datastore, api, **{**store, "path": "/elsewhere"})
     assert moved["failed"] is True and "cannot be changed after creation" in moved["msg"]
     gone = run(pbs_datastore, api, name="backups", state="absent")
     assert gone["changed"] is True and pbs.config["datastore"] == {}
