@@ -79,6 +79,12 @@ exitstatus:
   description: The task's exit status, V(OK), C(WARNINGS. n) or C(Error. message).
   returned: when the task stopped
   type: str
+kind:
+  description: >-
+    Why the task failed: V(timeout), V(task) (it ended in C(Error. ...) or C(WARNINGS. n)), or the API's
+    V(auth), V(fingerprint), V(unreachable), V(not_found), V(digest), V(api).
+  returned: on failure
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -106,6 +106,12 @@ request:
   description: The write the module sent (or would send) to PBS, with secrets masked.
   returned: when changed and state is present
   type: dict
+kind:
+  description: >-
+    Why the call failed: V(auth), V(fingerprint), V(unreachable), V(not_found), V(digest) (the configuration
+    changed under the task) or V(api).
+  returned: on failure
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -30,6 +30,7 @@ SECRET_BY_VALUE = {"catalog", "photo_vault_catalog", "env"}
 # Deliberately not secret although the name has a credential word; each with the reason.
 NOT_SECRET = {
     ("samba_user", "update_password"): "a choice (always/on_create), not a password",
+    ("pbs_remote", "update_password"): "a choice (always/on_create), not a password",
 }
 MODULES = sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
 

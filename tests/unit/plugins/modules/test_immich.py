@@ -212,3 +212,14 @@ def test_api_url_may_end_in_api_and_a_server_that_is_down_is_named(photos):
         url = immich.url
     down = run_module(immich_info, {"api_url": url, "api_key": "a-key-of-a-server-that-is-down"})
     assert down["failed"] and "connection refused" in down["msg"] and "docker compose ps" in down["msg"]
+
+
+def test_both_modules_return_what_they_document(immich, photos):
+    """RETURN against real runs (support.return_docs): every documented key comes back from some run."""
+    from support import return_docs
+    library = [run_module(immich_library, library_args(immich, photos), check_mode=True),
+               run_module(immich_library, library_args(immich, photos)),
+               run_module(immich_library, library_args(immich, photos, scan=True, wait=True, wait_timeout=20))]
+    assert not any(r.get("failed") for r in library), library
+    return_docs.assert_matches("immich_library", library)
+    return_docs.assert_matches("immich_info", [run_module(immich_info, args(immich))])

@@ -208,3 +208,44 @@ def test_the_module_travels_through_ansible_with_its_engine(pbs, api):
     out = run_adhoc("pbs_prune_job", dict(api, id="keep", store="backups", schedule="daily", keep_daily=7))
     assert out["changed"] is True, out
     assert pbs.config["prune"]["keep"]["keep-daily"] == 7
+
+
+def test_every_pbs_module_returns_what_it_documents(pbs, api):
+    """RETURN against real runs: every documented key comes back from some run, none undocumented
+    (support.return_docs; the other modules are compared in test_return_docs.py)."""
+    from support import return_docs
+    runs = {name: [] for name in ("pbs_datastore", "pbs_remote", "pbs_sync_job", "pbs_prune_job",
+                                  "pbs_verify_job", "pbs_job_run")}
+
+    def keep(module, check_mode=False, **args):
+        out = run(module, api, check_mode=check_mode, diff=True, **args)
+        runs[module.__name__.rsplit(".", 1)[-1]].append(out)
+        return out
+
+    keep(pbs_datastore, check_mode=True, name="backups", path="/mnt/datastore/backups", gc_schedule="daily")
+    keep(pbs_datastore, name="backups", path="/mnt/datastore/backups", gc_schedule="daily")
+    keep(pbs_datastore, name="backups", path="/mnt/datastore/backups", gc_schedule="daily")
+    keep(pbs_remote, name="offsite", host="pbs2.example.com", auth_id="sync@pbs", password="a secret",
+         remote_fingerprint="AA:" * 31 + "AA")
+    keep(pbs_remote, name="offsite", host="pbs2.example.com", auth_id="sync@pbs", password="a secret",
+         remote_fingerprint="AA:" * 31 + "AA")
+    keep(pbs_sync_job, id="pull", store="backups", remote="offsite", remote_store="backups", schedule="hourly")
+    keep(pbs_sync_job, id="pull", store="backups", remote="offsite", remote_store="backups", schedule="hourly")
+    keep(pbs_prune_job, id="p", store="backups", schedule="daily", keep_daily=7)
+    keep(pbs_prune_job, id="p", store="backups", schedule="daily", keep_daily=7)
+    keep(pbs_verify_job, id="v", store="backups", schedule="weekly")
+    keep(pbs_verify_job, id="v", store="backups", schedule="weekly")
+    pbs.outcomes["v"] = ("OK", 0.1)
+    keep(pbs_job_run, type="verify", id="v", poll_interval=0.1, wait_timeout=10)
+    keep(pbs_job_run, check_mode=True, type="verify", id="v")
+    pbs.outcomes["p"] = ("OK", 60)
+    keep(pbs_job_run, type="prune", id="p", poll_interval=0.2, wait_timeout=1)
+    wrong = dict(api, api_token_secret="00000000-0000-0000-0000-000000000000")
+    for module, args in ((pbs_datastore, {"name": "backups"}), (pbs_remote, {"name": "offsite"}),
+                         (pbs_sync_job, {"id": "pull"}), (pbs_prune_job, {"id": "p"}),
+                         (pbs_verify_job, {"id": "v"})):
+        refused = run(module, wrong, **args)
+        assert refused["failed"] and refused["kind"] == "auth", refused
+        runs[module.__name__.rsplit(".", 1)[-1]].append(refused)
+    for name, results in runs.items():
+        return_docs.assert_matches(name, results)
