@@ -22,6 +22,7 @@ import re
 from ansible_collections.sovereign.cloud.plugins.module_utils.common.hashing import hash_fd
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import Catalog, CatalogError
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.layout import ORIGINALS, SQLITE_NAME
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault import identity
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.lock import LockHeld, VaultLock
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.analyse import analyse
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.media.dates import resolve_capture_date
@@ -130,6 +131,10 @@ def rebuild_catalog(vault: str, catalog: str | None = None, check: bool = False)
         result["summary"] = f"would rebuild the catalog with {len(rows)} asset(s); {len(result['skipped'])} left out"
         return result
     try:
+        marker = identity.read_marker(vault)
+    except identity.VaultIdentityError as exc:
+        raise RepairError(str(exc)) from exc
+    try:
         lock = VaultLock(vault).acquire()
     except LockHeld as exc:
         raise RepairError(str(exc)) from exc
@@ -147,6 +152,8 @@ def rebuild_catalog(vault: str, catalog: str | None = None, check: bool = False)
             cat = Catalog.open(vault, catalog, create=True)
         try:
             with cat.transaction():
+                if marker:  # the rebuilt catalog is the same vault: it keeps the vault's identity
+                    cat.set_meta("vault_id", marker)
                 for row in rows:
                     cat.add_asset(row)
         finally:
