@@ -9,6 +9,7 @@
   sovereign-photos info [--json]                              what the vault holds
   sovereign-photos repair [--quick] [--check]                 restore damaged originals and sidecars
   sovereign-photos rebuild-catalog [--check]                  a lost catalog, rebuilt from originals/ + sidecars
+  sovereign-photos get SHA256 [--size tiny|small|medium|full] [--no-cache]   a local path to one photo
 
 It reads the role's configuration file (``--config``, default $SOVEREIGN_PHOTOS_CONFIG or
 /etc/sovereign/photo-vault.yml) and runs the very engine the Ansible modules run: the role ships
@@ -401,6 +402,25 @@ def cmd_rebuild_catalog(args, config: dict, log: Log) -> tuple[int, dict]:
     return (EXIT_PROBLEM if result["skipped"] else EXIT_OK), result
 
 
+def cmd_get(args, config: dict, log: Log) -> tuple[int, dict]:
+    """Print a local path: a thumbnail as it is, a full original through the local cache
+    (configuration key ``cache``: path, max_size, ttl_days; default ~/.cache/sovereign-photos)."""
+    cache = engine("photo_vault.cache")
+    settings = None
+    if not args.no_cache:
+        conf = config.get("cache") or {}
+        settings = cache.CacheSettings(
+            os.path.expanduser(str(conf.get("path") or cache.default_cache_dir())),
+            max_bytes=parse_size(conf.get("max_size", "20G")), ttl=float(conf.get("ttl_days", 30)) * 86400)
+    try:
+        answer = cache.get(config["vault"], args.sha256, args.size, config.get("catalog") or None,
+                           config.get("thumbs_root") or None, settings)
+    except cache.CacheError as exc:
+        raise RunError(str(exc), {}) from exc
+    sys.stdout.write(answer.path + "\n")
+    return EXIT_OK, {"path": answer.path, "sha256": answer.sha256, "size": answer.size, "cached": answer.cached}
+
+
 def describe(report: dict, config: dict) -> str:
     """A few readable lines about the vault (``info`` without --json)."""
     lines = [f"photo vault {config['vault']}: {report['summary']}"]
@@ -444,12 +464,13 @@ class RunError(Exception):
 
 
 COMMANDS = {"ingest": cmd_ingest, "thumbnails": cmd_thumbnails, "verify": cmd_verify, "info": cmd_info,
-            "repair": cmd_repair, "rebuild-catalog": cmd_rebuild_catalog}
+            "repair": cmd_repair, "rebuild-catalog": cmd_rebuild_catalog, "get": cmd_get}
+READ_ONLY = ("info", "get")  # commands that never write a status file
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="sovereign-photos", description="The photo vault by hand: ingest, "
-                                  "thumbnails, verify, info, repair, rebuild-catalog (the same engine as the Ansible "
+                                  "thumbnails, verify, info, repair, rebuild-catalog, get (the same engine as the Ansible "
                                   "modules and timers).")
     top.add_argument("--config", default=os.environ.get("SOVEREIGN_PHOTOS_CONFIG", DEFAULT_CONFIG),
                      help="configuration file (default: %(default)s)")
@@ -482,6 +503,12 @@ def parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="what the vault holds, from its catalog")
     info.add_argument("--json", action="store_true", help="the whole report as JSON")
     info.set_defaults(check=True)
+    get = sub.add_parser("get", help="a local path to one photo: a thumbnail, or the full original through the "
+                         "workstation's cache (copied once, verified, evicted least recently used)")
+    get.add_argument("sha256", help="the original's sha256, or a unique prefix of it")
+    get.add_argument("--size", choices=("tiny", "small", "medium", "full"), default="full")
+    get.add_argument("--no-cache", action="store_true", help="the path in the vault itself, no local copy")
+    get.set_defaults(check=True)
     return top
 
 
@@ -508,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.error("interrupted; the vault is consistent, run the command again to finish")
         return 130
-    if args.command != "info" and not args.check and not args.no_state:
+    if args.command not in READ_ONLY and not args.check and not args.no_state:
         state = {"command": args.command, "host": socket.gethostname(), "vault": config["vault"],
                  "started_at": started_at, "finished_at": utc_now(),
                  "duration_s": round(time.monotonic() - started, 3), "status": status, "exit_code": code,

@@ -359,3 +359,22 @@ def test_every_sovereign_photos_command_a_message_names_exists():
     assert {"ingest", "repair", "rebuild-catalog"} <= set(named), named  # the pattern does find the messages
     missing = {cmd: where for cmd, where in named.items() if cmd not in cli.COMMANDS}
     assert not missing, missing
+
+
+def test_get_prints_a_local_path_the_full_size_through_the_cache(installed, inbox, tmp_path):
+    inbox_root, expected = inbox
+    config = write_config(tmp_path, inbox_root, cache={"path": str(tmp_path / "cache"), "max_size": "1G",
+                                                       "ttl_days": 7})
+    assert run(installed, config, "ingest").returncode == 0
+    sha = next(iter(expected["good"].values()))["sha256"]
+    full = run(installed, config, "get", sha[:12])
+    assert full.returncode == 0, full.stderr
+    path = Path(full.stdout.strip())
+    assert path.parent.parent == tmp_path / "cache" and hashlib.sha256(path.read_bytes()).hexdigest() == sha
+    tiny = run(installed, config, "get", sha, "--size", "tiny")
+    assert tiny.returncode == 0 and tiny.stdout.strip().startswith(str(tmp_path / "ssd" / "thumbs" / "tiny"))
+    direct = run(installed, config, "get", sha, "--no-cache")
+    assert direct.stdout.strip().startswith(str(tmp_path / "vault" / "originals"))
+    missing = run(installed, config, "get", "f" * 64)
+    assert missing.returncode == 1 and "no original with sha256" in missing.stderr and not missing.stdout
+    assert not (tmp_path / "state" / "status" / "photo_vault.get--vault.json").exists()
