@@ -12,7 +12,10 @@ section of reference/proxmox-syncthing-restic.md. What it keeps faithful:
 - datastore create/remove and run endpoints answer with a UPID string; a task is ``running`` and then
   ``stopped`` with exitstatus ``OK`` / ``WARNINGS: n`` / ``Error: msg`` (set per job by the test);
 - errors are plain-text bodies. ``version="3.2"`` rejects sync properties newer than 3.2 (sync-direction...).
-What it does not model: tickets/CSRF, ACLs and privileges, real backups, rate limits.
+- ``GET /access/permissions`` (optionally ``auth-id=``): the ACL path -> {privilege: propagate} map of a token,
+  from ``acls`` given by the test (every privilege on ``/`` when no ACLs are given); writes are not checked
+  against it (the real server answers 403 "permission check failed").
+What it does not model: tickets/CSRF, privilege checks on writes, real backups, rate limits.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ INTS = {"port", "max-depth", "transfer-last", "outdated-after", "read-threads", 
 BOOLS = {"remove-vanished", "disable", "ignore-verified", "verify-new", "use-node-proxy", "encrypted-only",
          "verified-only", "resync-corrupt", "run-on-mount"}
 NODE = "localhost"
+ALL_PRIVILEGES = ("Datastore.Audit", "Datastore.Allocate", "Datastore.Modify", "Datastore.Read", "Datastore.Verify",
+                  "Datastore.Backup", "Datastore.Prune", "Remote.Audit", "Remote.Modify", "Remote.Read",
+                  "Sys.Audit", "Sys.Modify")
 
 
 class ApiError(Exception):
@@ -71,8 +77,10 @@ def make_certificate(directory: Path) -> tuple[Path, Path, str]:
 
 
 class PBSStandIn:
-    def __init__(self, tmp_path: Path, tokens: dict | None = None, version: str = "4.1"):
+    def __init__(self, tmp_path: Path, tokens: dict | None = None, version: str = "4.1", acls: dict | None = None,
+                 host: str = "127.0.0.1"):
         self.tokens = tokens or {"root@pam!ansible": "11111111-2222-3333-4444-555555555555"}
+        self.acls = acls
         self.version = version
         self.config = {kind: {} for kind in KINDS}
         self.tasks: dict[str, dict] = {}
@@ -81,7 +89,7 @@ class PBSStandIn:
         self.requests: list[tuple[str, str, dict]] = []
         self.lock = threading.Lock()
         cert, key, self.fingerprint = make_certificate(tmp_path)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = ThreadingHTTPServer((host, 0), _handler(self))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
@@ -203,6 +211,15 @@ class PBSStandIn:
         worker = {"sync": "syncjob", "prune": "prunejob", "verify": "verificationjob", "gc": "garbage_collection"}[kind]
         return self.start_task(worker, ident, exitstatus, seconds)
 
+    def permissions(self, auth_id: str) -> dict:
+        if self.acls is None:
+            if auth_id not in self.tokens:
+                raise ApiError(400, f"no such token '{auth_id}'")
+            return {"/": {priv: True for priv in ALL_PRIVILEGES}}
+        if auth_id not in self.acls:
+            raise ApiError(400, f"no such token '{auth_id}'")
+        return self.acls[auth_id]
+
     # --- routing --------------------------------------------------------------------------------------
     def dispatch(self, method: str, path: str, params: dict, authorization: str):
         if not authorization.startswith("PBSAPIToken"):
@@ -227,6 +244,8 @@ class PBSStandIn:
             if method == "GET" and len(parts) == 5 and parts[0] == "nodes" and parts[2] == "tasks" \
                     and parts[4] == "status":
                 return self.task_status(parts[3]), None
+            if method == "GET" and parts == ["access", "permissions"]:
+                return self.permissions(params.get("auth-id") or token_id), None
             if parts == ["version"]:
                 return {"version": self.version, "release": "1", "repoid": "standin"}, None
         raise ApiError(501, f"Method '{method} /api2/json/{'/'.join(parts)}' not implemented")

@@ -168,8 +168,15 @@ def _select_snapshot(env: dict, repository: str, snapshot: str, host, tags, path
 
 
 def _drill(cat: Catalog, env, repository, count, max_bytes, snapshot, host, tags, path, places, tmp_dir,
-           restic_binary, check_mode, rng, started) -> dict:  # pylint: disable=too-many-arguments
+           restic_binary, check_mode, rng, started, source=None) -> dict:  # pylint: disable=too-many-arguments
+    """``source`` (select, restore) replaces restic for another backup tool (see :func:`run_pbs_drill`)."""
     in_snapshot, vault = places
+    if source is None:
+        source = (lambda: _select_snapshot(env, repository, snapshot, host, tags, path, in_snapshot, vault,
+                                           restic_binary),
+                  lambda sample, targets, chosen: _restore_and_compare(sample, targets, chosen, env, tmp_dir,
+                                                                       restic_binary, in_snapshot))
+    select, restore = source
     sample = cat.sample_assets(count=count, byte_budget=max_bytes, rng=rng)
     sample_bytes = sum(int(a["size"]) for a in sample)
     record_files: list[dict] = []
@@ -177,7 +184,7 @@ def _drill(cat: Catalog, env, repository, count, max_bytes, snapshot, host, tags
     chosen: dict = {"id": "none", "repository": repository}
     note = ""
     try:
-        chosen = _select_snapshot(env, repository, snapshot, host, tags, path, in_snapshot, vault, restic_binary)
+        chosen = select()
         targets = {a["sha256"]: snapshot_path_of(in_snapshot, a["rel_path"]) for a in sample}
         if check_mode:
             return {
@@ -193,8 +200,7 @@ def _drill(cat: Catalog, env, repository, count, max_bytes, snapshot, host, tags
             failures.append({"sha256": None, "rel_path": None,
                              "reason": "the catalog has no originals to sample: a drill with no files proves nothing"})
         else:
-            record_files, failures, note = _restore_and_compare(
-                sample, targets, chosen, env, tmp_dir, restic_binary, in_snapshot)
+            record_files, failures, note = restore(sample, targets, chosen)
     except DrillError as exc:
         if check_mode:
             raise
@@ -224,7 +230,7 @@ def _drill(cat: Catalog, env, repository, count, max_bytes, snapshot, host, tags
             "summary": summary}
 
 
-def _restore_and_compare(sample, targets, chosen, env, tmp_dir, restic_binary, in_snapshot):
+def _check_room(sample, tmp_dir) -> None:
     sample_bytes = sum(int(a["size"]) for a in sample)
     if tmp_dir and not os.path.isdir(tmp_dir):
         raise DrillError(f"tmp_dir {tmp_dir} does not exist")
@@ -232,6 +238,10 @@ def _restore_and_compare(sample, targets, chosen, env, tmp_dir, restic_binary, i
     if free < sample_bytes * 1.05 + 16 * 1024 * 1024:
         raise DrillError(f"not enough free space in {tmp_dir or tempfile.gettempdir()} for the sample "
                          f"({sample_bytes} bytes, {free} free): set tmp_dir to a larger disk or lower max_bytes")
+
+
+def _restore_and_compare(sample, targets, chosen, env, tmp_dir, restic_binary, in_snapshot):
+    _check_room(sample, tmp_dir)
     workdir = tempfile.mkdtemp(prefix="sovereign-drill-", dir=tmp_dir)
     try:
         target = os.path.join(workdir, "restore")
@@ -247,33 +257,96 @@ def _restore_and_compare(sample, targets, chosen, env, tmp_dir, restic_binary, i
             if result.returncode != restic.OK and not restore_errors(result.stderr):
                 kind = restic.classify_error(result.stderr)
                 general.append(restic.explain(kind, env.get("RESTIC_REPOSITORY", ""), result.stderr))
-        files, failures = [], []
-        for asset in sample:
-            sha, size = asset["sha256"], int(asset["size"])
-            inside = targets[sha]
-            restored = os.path.join(target, inside.lstrip("/"))
-            problems = "; ".join(errors.get(inside, []) + general)
-            status, reason = "ok", ""
-            if not os.path.isfile(restored) or os.path.islink(restored):
-                status = "missing"
-                reason = (f"restic restored nothing for {inside}" + (f": {problems}" if problems else
-                          f" (it is not in snapshot {chosen['short_id']})"))
-            else:
-                restored_digest = hash_file(restored)
-                got_size, got = restored_digest.size, restored_digest.sha256
-                if got != sha or got_size != size:
-                    status = "mismatch"
-                    reason = (f"restored {got_size} bytes with sha256 {got}, the catalog has {size} bytes with sha256 "
-                              f"{sha}" + (f"; restic: {problems}" if problems else ""))
-            files.append({"sha256": sha, "size": size, "status": status,
-                          "detail": reason or (f"restic reported: {problems}" if problems else None)})
-            if status != "ok":
-                failures.append({"sha256": sha, "rel_path": asset["rel_path"], "reason": reason})
-        note = ""
-        if failures and all(f["status"] == "missing" for f in files) and not errors and not general:
-            note = (f"none of the sampled files is in snapshot {chosen['short_id']} under {in_snapshot}: if "
-                    "the vault was backed up with a relative path or from another mount point, set "
-                    "snapshot_vault_path to where the vault is inside the snapshot (see 'restic ls')")
-        return files, failures, note
+        return _compare(sample, targets, chosen, target, errors, general, in_snapshot)
     finally:
         _remove_tree(workdir)
+
+
+def _compare(sample, targets, chosen, target, errors, general, in_snapshot):
+    """Hash every restored file under ``target`` and compare it with the catalog."""
+    files, failures = [], []
+    for asset in sample:
+        sha, size = asset["sha256"], int(asset["size"])
+        inside = targets[sha]
+        restored = os.path.join(target, inside.lstrip("/"))
+        problems = "; ".join(errors.get(inside, []) + general)
+        status, reason = "ok", ""
+        if not os.path.isfile(restored) or os.path.islink(restored):
+            status = "missing"
+            reason = (f"restic restored nothing for {inside}" + (f": {problems}" if problems else
+                      f" (it is not in snapshot {chosen['short_id']})"))
+        else:
+            restored_digest = hash_file(restored)
+            got_size, got = restored_digest.size, restored_digest.sha256
+            if got != sha or got_size != size:
+                status = "mismatch"
+                reason = (f"restored {got_size} bytes with sha256 {got}, the catalog has {size} bytes with sha256 "
+                          f"{sha}" + (f"; restic: {problems}" if problems else ""))
+        files.append({"sha256": sha, "size": size, "status": status,
+                      "detail": reason or (f"restic reported: {problems}" if problems else None)})
+        if status != "ok":
+            failures.append({"sha256": sha, "rel_path": asset["rel_path"], "reason": reason})
+    note = ""
+    if failures and all(f["status"] == "missing" for f in files) and not errors and not general:
+        note = (f"none of the sampled files is in snapshot {chosen['short_id']} under {in_snapshot}: if "
+                "the vault was backed up with a relative path or from another mount point, set "
+                "snapshot_vault_path to where the vault is inside the snapshot (see 'restic ls')")
+    return files, failures, note
+
+
+def run_pbs_drill(vault: str, env: dict, catalog: str | None = None, count: int | None = None,
+                  max_bytes: int | None = None, archive: str = "media.pxar", backup_id: str | None = None,
+                  ns: str | None = None, keyfile: str | None = None, snapshot_vault_path: str = "/",
+                  tmp_dir: str | None = None, client_binary: str = "proxmox-backup-client", check_mode: bool = False,
+                  rng: random.Random | None = None) -> dict:
+    """The same drill from a Proxmox Backup Server: the newest snapshot holding ``archive`` (a pxar of the
+    vault's folder, so the vault is at ``snapshot_vault_path`` inside it), restored with ``--pattern`` per
+    sampled file by ``proxmox-backup-client restore``; credentials come from ``env`` (PBS_REPOSITORY, ...)."""
+    # pylint: disable-next=import-outside-toplevel
+    from ansible_collections.sovereign.cloud.plugins.module_utils.pbs import backup_client as pbc
+
+    if count is None and max_bytes is None:
+        count = DEFAULT_COUNT
+    vault = os.path.abspath(vault)
+    in_snapshot = os.path.normpath(snapshot_vault_path or "/")
+    repository = pbc.redact_repository(env.get("PBS_REPOSITORY", ""))
+    started = time.monotonic()
+
+    def select() -> dict:
+        try:
+            snapshots = pbc.list_snapshots(client_binary, env, ns)
+        except pbc.BackupClientError as exc:
+            raise DrillError(str(exc)) from exc
+        newest = pbc.newest_with(snapshots, archive, backup_id)
+        if newest is None:
+            raise DrillError(f"no snapshot in {repository} holds {archive} ({len(snapshots)} snapshot(s)); run the "
+                             "media backup first (systemctl start sovereign-pbs-backup-<name>.service)")
+        name = pbc.snapshot_name(newest)
+        return {"id": name, "short_id": name, "time": newest["backup-time"], "hostname": newest.get("backup-id"),
+                "paths": [archive], "tags": [], "repository": repository}
+
+    def restore(sample, targets, chosen):
+        _check_room(sample, tmp_dir)
+        workdir = tempfile.mkdtemp(prefix="sovereign-drill-", dir=tmp_dir)
+        try:
+            target = os.path.join(workdir, "restore")
+            general: list[str] = []
+            for batch in _chunks(list(targets.values()), INCLUDES_PER_RESTORE):
+                argv = pbc.restore_argv(client_binary, chosen["id"], archive, target,
+                                        [include_pattern(item) for item in batch], keyfile=keyfile, ns=ns)
+                result = pbc.run(argv, env)
+                if result.returncode != 0:
+                    general.append(pbc.explain(pbc.classify(result.stderr), result.stderr))
+            return _compare(sample, targets, chosen, target, {}, general, in_snapshot)
+        finally:
+            _remove_tree(workdir)
+
+    try:
+        cat = Catalog.open(vault, catalog, create=False)
+    except CatalogError as exc:
+        raise DrillError(str(exc)) from exc
+    try:
+        return _drill(cat, env, repository, count, max_bytes, "latest", None, None, None, (in_snapshot, vault),
+                      tmp_dir, client_binary, check_mode, rng, started, source=(select, restore))
+    finally:
+        cat.close()
