@@ -1,0 +1,91 @@
+"""playbooks/site.yml with the example inventory inventory/examples/proxmox_photo_vault against two PBS STAND-INS
+(tests/support/pbs_standin.py, "pbs-1250p" and "pbs-n6005" on 127.0.0.1/127.0.0.2; PBS cannot run here): check mode
+first (writes nothing), converge, a second run with changed=0, the seed's jobs and retention read back from the
+stand-ins, and a preflight that names a missing privilege before anything is written."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO / "tests") not in sys.path:
+    sys.path.insert(0, str(REPO / "tests"))
+from support.pbs_standin import PBSStandIn  # noqa: E402  pylint: disable=wrong-import-position
+EXAMPLE = REPO / "inventory" / "examples" / "proxmox_photo_vault"
+ANSIBLE = "11111111-2222-3333-4444-555555555555"
+CLIENTS = {"pve@pbs!pve": "pve-secret", "pve@pbs!media": "media-secret", "sync@pbs!n6005": "sync-secret"}
+
+
+@pytest.fixture
+def standins(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with PBSStandIn(tmp_path / "a", tokens={"root@pam!ansible": ANSIBLE, **CLIENTS}) as primary, \
+            PBSStandIn(tmp_path / "b", tokens={"root@pam!ansible": ANSIBLE}, host="127.0.0.2") as replica:
+        yield {"pbs-1250p": primary, "pbs-n6005": replica}
+
+
+def inventory(tmp_path: Path, standins: dict) -> Path:
+    """The example inventory as shipped, plus one file pointing its PBS hosts at the stand-ins."""
+    inv = tmp_path / "inventory"
+    shutil.copytree(EXAMPLE, inv)
+    hosts = {name: {"ansible_host": "127.0.0.1" if name == "pbs-1250p" else "127.0.0.2",
+                    "pbs_server_api_port": pbs.port} for name, pbs in standins.items()}
+    (inv / "zz-standins.yml").write_text(yaml.safe_dump({"all": {
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": "auto_silent"},
+        "children": {"pbs_servers": {"hosts": hosts}}}}))
+    return inv
+
+
+def extravars(standins: dict) -> dict:
+    # The vault's example values (so every play's variables resolve), then the stand-ins' own.
+    example = yaml.safe_load((EXAMPLE / "group_vars" / "all" / "vault.yml.example").read_text())
+    return {**example, "sovereign_pbs_fingerprints": {name: pbs.fingerprint for name, pbs in standins.items()},
+            "vault_pbs_api_token_secrets": {name: ANSIBLE for name in standins},
+            "vault_pbs_sync_token_secret": CLIENTS["sync@pbs!n6005"]}
+
+
+def test_pbs_plays_plan_then_converge_then_change_nothing(run_playbook, tmp_path, standins):
+    inv = inventory(tmp_path, standins)
+    plan = run_playbook("site.yml", inv, extravars(standins), tags="pbs_server", check=True, limit="pbs_servers")
+    assert plan.rc == 0, plan.stdout[-3000:]
+    assert plan.count("changed", "pbs-1250p") >= 3 and plan.count("changed", "pbs-n6005") >= 4, plan.stats
+    assert not [r for pbs in standins.values() for r in pbs.requests if r[0] != "GET"], "check mode wrote"
+
+    first = run_playbook("site.yml", inv, extravars(standins), tags="pbs_server", limit="pbs_servers")
+    assert first.rc == 0 and first.failed == 0, first.stdout[-3000:]
+    second = run_playbook("site.yml", inv, extravars(standins), tags="pbs_server", limit="pbs_servers")
+    assert second.rc == 0 and second.changed == 0, second.stdout[-3000:]
+
+    primary, replica = standins["pbs-1250p"].config, standins["pbs-n6005"].config
+    assert primary["datastore"]["backups"]["gc-schedule"] == "sat 03:00"
+    assert {k: v for k, v in primary["prune"]["keep-7-4-6"].items() if k.startswith("keep-")} == \
+        {"keep-daily": 7, "keep-weekly": 4, "keep-monthly": 6}
+    assert primary["verify"]["verify-weekly"]["schedule"] == "sun 04:00"
+    # The receiving side: the remote and a pull after the night's backups, kept longer (30+ days).
+    assert replica["remote"]["pbs-1250p"]["auth-id"] == "sync@pbs!n6005"
+    assert replica["remote"]["pbs-1250p"]["password"] == CLIENTS["sync@pbs!n6005"]
+    assert replica["sync"]["pull-pbs-1250p"] == {
+        "store": "replica", "remote": "pbs-1250p", "remote-store": "backups", "schedule": "05:00",
+        "remove-vanished": False}
+    assert replica["prune"]["keep-35-8-12"]["keep-daily"] >= 30
+    assert "sync" not in primary or not primary["sync"]
+
+
+def test_a_missing_privilege_stops_the_run_before_any_write_and_is_named(run_playbook, tmp_path, standins):
+    standins["pbs-1250p"].acls = {"root@pam!ansible": {"/": {p: True for p in ("Datastore.Audit", "Datastore.Allocate",
+                                                                                "Datastore.Modify")}},
+                                  "pve@pbs!pve": {"/datastore/backups": {"Datastore.Audit": True}},
+                                  "pve@pbs!media": {"/datastore/backups": {"Datastore.Backup": True}},
+                                  "sync@pbs!n6005": {"/datastore": {"Datastore.Read": True, "Datastore.Audit": True}}}
+    inv = inventory(tmp_path, standins)
+    run = run_playbook("site.yml", inv, extravars(standins), tags="pbs_server", limit="pbs-1250p")
+    assert run.rc != 0
+    assert "pve@pbs!pve lacks Datastore.Backup on /datastore/backups" in run.stdout
+    assert "proxmox-backup-manager acl update /datastore/backups DatastoreBackup --auth-id 'pve@pbs!pve'" in run.stdout
+    assert not [r for r in standins["pbs-1250p"].requests if r[0] != "GET"]
