@@ -15,8 +15,11 @@ def test_env_file_is_root_only_and_holds_the_repository_and_fingerprint(host):
 
 
 def test_service_waits_for_the_mount_and_notifies_on_failure(host):
-    unit = host.check_output("systemctl show sovereign-pbs-backup-media.service -p RequiresMountsFor -p OnFailure")
-    assert "RequiresMountsFor=/mnt/media" in unit and "OnFailure=sovereign-notify@" in unit
+    unit = dict(line.split("=", 1) for line in host.check_output(
+        "systemctl show sovereign-pbs-backup-media.service -p RequiresMountsFor -p OnFailure").splitlines())
+    # PrivateTmp= adds /var/tmp to the list.
+    assert "/mnt/media" in unit["RequiresMountsFor"].split()
+    assert unit["OnFailure"] == "sovereign-notify@sovereign-pbs-backup-media.service.service"
     assert host.service("sovereign-pbs-backup-media.timer").is_enabled
     assert host.service("sovereign-pbs-drill-media.timer").is_enabled
 
