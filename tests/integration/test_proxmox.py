@@ -78,8 +78,8 @@ def test_pbs_plays_plan_then_converge_then_change_nothing(run_playbook, tmp_path
 
 
 def test_a_missing_privilege_stops_the_run_before_any_write_and_is_named(run_playbook, tmp_path, standins):
-    standins["pbs-1250p"].acls = {"root@pam!ansible": {"/": {p: True for p in ("Datastore.Audit", "Datastore.Allocate",
-                                                                                "Datastore.Modify")}},
+    admin = {p: True for p in ("Datastore.Audit", "Datastore.Allocate", "Datastore.Modify")}
+    standins["pbs-1250p"].acls = {"root@pam!ansible": {"/": admin},
                                   "pve@pbs!pve": {"/datastore/backups": {"Datastore.Audit": True}},
                                   "pve@pbs!media": {"/datastore/backups": {"Datastore.Backup": True}},
                                   "sync@pbs!n6005": {"/datastore": {"Datastore.Read": True, "Datastore.Audit": True}}}

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A STAND-IN for ``proxmox-backup-client`` (not installable here: not in Debian, not on PyPI), for tests only.
 
 It checks its arguments against the documented CLI (reference/proxmox-syncthing-restic.md §6, from the

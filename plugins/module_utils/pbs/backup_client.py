@@ -73,7 +73,9 @@ def explain(kind: str, stderr: str) -> str:
 
 def run(argv: list[str], env: dict, timeout: float | None = None) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        # Run by the media backup runner on the host, outside any module (no AnsibleModule.run_command there).
+        return subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,  # pylint: disable=ansible-bad-function
+                              timeout=timeout, check=False)
     except FileNotFoundError:
         raise BackupClientError(f"{argv[0]} is not installed (apt install proxmox-backup-client from the PBS "
                                 "client repository)", kind="usage") from None
