@@ -148,7 +148,7 @@ def run_drill(vault: str, env: dict, catalog: str | None = None, count: int | No
         cat.close()
 
 
-def _select_snapshot(env: dict, repository: str, snapshot: str, host, tags, path, in_snapshot: str,
+def select_snapshot(env: dict, repository: str, snapshot: str, host, tags, path, in_snapshot: str,
                      vault: str, restic_binary: str) -> dict:
     args = ["snapshots", "--json", "--no-lock"]
     for value in [host] if isinstance(host, str) else host or []:
@@ -177,7 +177,7 @@ def _drill(cat: Catalog, env, repository, count, max_bytes, snapshot, host, tags
     chosen: dict = {"id": "none", "repository": repository}
     note = ""
     try:
-        chosen = _select_snapshot(env, repository, snapshot, host, tags, path, in_snapshot, vault, restic_binary)
+        chosen = select_snapshot(env, repository, snapshot, host, tags, path, in_snapshot, vault, restic_binary)
         targets = {a["sha256"]: snapshot_path_of(in_snapshot, a["rel_path"]) for a in sample}
         if check_mode:
             return {
