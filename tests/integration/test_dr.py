@@ -7,13 +7,11 @@ with every original proven by its sha256; a second run changes nothing; --check 
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import sqlite3
 import sys
 from pathlib import Path
 
-import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))

@@ -149,7 +149,7 @@ def run_drill(vault: str, env: dict, catalog: str | None = None, count: int | No
 
 
 def select_snapshot(env: dict, repository: str, snapshot: str, host, tags, path, in_snapshot: str,
-                     vault: str, restic_binary: str) -> dict:
+                    vault: str, restic_binary: str) -> dict:
     args = ["snapshots", "--json", "--no-lock"]
     for value in [host] if isinstance(host, str) else host or []:
         args += ["--host", value]
