@@ -148,8 +148,8 @@ def run_drill(vault: str, env: dict, catalog: str | None = None, count: int | No
         cat.close()
 
 
-def _select_snapshot(env: dict, repository: str, snapshot: str, host, tags, path, in_snapshot: str,
-                     vault: str, restic_binary: str) -> dict:
+def select_snapshot(env: dict, repository: str, snapshot: str, host, tags, path, in_snapshot: str,
+                    vault: str, restic_binary: str) -> dict:
     args = ["snapshots", "--json", "--no-lock"]
     for value in [host] if isinstance(host, str) else host or []:
         args += ["--host", value]
@@ -172,8 +172,8 @@ def _drill(cat: Catalog, env, repository, count, max_bytes, snapshot, host, tags
     """``source`` (select, restore) replaces restic for another backup tool (see :func:`run_pbs_drill`)."""
     in_snapshot, vault = places
     if source is None:
-        source = (lambda: _select_snapshot(env, repository, snapshot, host, tags, path, in_snapshot, vault,
-                                           restic_binary),
+        source = (lambda: select_snapshot(env, repository, snapshot, host, tags, path, in_snapshot, vault,
+                                          restic_binary),
                   lambda sample, targets, chosen: _restore_and_compare(sample, targets, chosen, env, tmp_dir,
                                                                        restic_binary, in_snapshot))
     select, restore = source

@@ -1,0 +1,202 @@
+# Copyright (c) sovereign.cloud developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Disaster recovery of a whole photo vault from restic: the engine of ``photo_vault_recover``.
+
+The vault is restored from one snapshot (the newest that holds it, unless told otherwise) into a
+staging directory beside the destination, and every original is checked before the destination
+sees anything:
+
+* every file under ``originals/`` must hash to the sha256 its name carries (the vault names each
+  original by its content, so this needs no catalog and catches any damage);
+* when the snapshot holds the SQLite catalog, every asset it lists must be there with its size
+  and sha256, and a file it does not know is reported.
+
+Only a restore that passes both is renamed into place (one ``rename`` on the same file system),
+with ``<dest>/.sovereign-restore.json`` recording the snapshot and the counts. A restore that
+fails is left in the staging directory for a person to look at and the destination is untouched;
+a destination that already holds files is never written (restore into an empty or new directory).
+A second run against a destination restored from the same snapshot changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+
+from ansible_collections.sovereign.cloud.plugins.module_utils import restic
+from ansible_collections.sovereign.cloud.plugins.module_utils.common import atomic
+from ansible_collections.sovereign.cloud.plugins.module_utils.common.text import counted, human_bytes
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault import restore_drill
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import Catalog, CatalogError
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.layout import ORIGINALS, SQLITE_NAME
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.verify import hash_many, is_in_flight
+
+RECORD = ".sovereign-restore.json"
+STAGING = ".restoring-"
+SIDECAR_EXT = ".xmp"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+LISTED = 50  # problems listed by name in a result (the counts are always complete)
+
+
+class RecoverError(Exception):
+    """The recovery could not run or did not pass; the message says what to do next."""
+
+    def __init__(self, message: str, result: dict | None = None) -> None:
+        super().__init__(message)
+        self.result = result or {}
+
+
+def _entries(path: str) -> list[str]:
+    try:
+        return [name for name in os.listdir(path) if name != "lost+found"]
+    except FileNotFoundError:
+        return []
+
+
+def _originals(root: str) -> list[tuple[str, str, int]]:
+    """(rel_path, sha256 from the name, size) of every original under ``root/originals``."""
+    found = []
+    base = os.path.join(root, ORIGINALS)
+    for directory, dirs, files in os.walk(base):
+        dirs.sort()
+        for name in sorted(files):
+            if name.endswith(SIDECAR_EXT) or is_in_flight(name):
+                continue
+            path = os.path.join(directory, name)
+            found.append((os.path.relpath(path, root), name.split(".", 1)[0].lower(), os.lstat(path).st_size))
+    return found
+
+
+def check_restored(root: str, workers: int = 0) -> dict:
+    """Every original against its name, and the catalog (when the snapshot held one) against the files."""
+    found = _originals(root)
+    files = [item for item in found if _SHA256.fullmatch(item[1])]
+    foreign = sorted(rel for rel, sha, _size in found if not _SHA256.fullmatch(sha))
+    mismatched, unreadable = [], []
+    ok = 0
+    for rel, expected, actual, error in _hash_all(root, files, workers):
+        if error:
+            unreadable.append({"path": rel, "reason": error})
+        elif actual != expected:
+            mismatched.append({"path": rel, "sha256": actual, "named": expected})
+        else:
+            ok += 1
+    missing, unknown, catalog_assets = [], [], None
+    catalog = os.path.join(root, SQLITE_NAME)
+    if os.path.isfile(catalog):
+        try:
+            with Catalog.open(root, catalog, readonly=True) as cat:
+                assets = {rel: (sha, int(size)) for sha, rel, size in cat.original_sizes()}
+        except CatalogError as exc:
+            raise RecoverError(f"the restored catalog cannot be read: {exc}") from exc
+        catalog_assets = len(assets)
+        on_disk = {rel: (sha, size) for rel, sha, size in files}
+        missing = [{"path": rel, "sha256": sha} for rel, (sha, size) in sorted(assets.items())
+                   if on_disk.get(rel, (None, None)) != (sha, size)]
+        unknown = sorted(rel for rel in on_disk if rel not in assets)
+    unknown = sorted(set(unknown) | set(foreign))
+    return {"originals": len(files), "bytes": sum(size for _r, _s, size in files), "ok": ok,
+            "mismatched": mismatched, "unreadable": unreadable, "missing": missing, "unknown": unknown,
+            "catalog_assets": catalog_assets}
+
+
+def _hash_all(root: str, files, workers: int):
+    """(rel_path, sha256 named, sha256 found or None, error or None) for every original."""
+    by_sha: dict[str, list[str]] = {}
+    for rel, sha, _size in files:
+        by_sha.setdefault(sha, []).append(rel)
+    results, _cut = hash_many([(sha, os.path.join(root, rel), size) for rel, sha, size in files],
+                              workers=workers, drop_cache=False)
+    for sha, status, _bytes, detail in results:
+        rel = by_sha[sha].pop()
+        if status == "ok":
+            yield rel, sha, sha, None
+        elif status == "corrupt":
+            yield rel, sha, (detail or "").removeprefix("content sha256 is ").split(";")[0], None
+        else:
+            yield rel, sha, None, f"{status}: {detail}"
+
+
+def recover_vault(dest: str, env: dict, snapshot: str = "latest", snapshot_vault_path: str | None = None,
+                  host: str | None = None, tags: list[str] | None = None, restic_binary: str = "restic",
+                  workers: int = 0, check_mode: bool = False) -> dict:
+    """Restore and check a whole vault into ``dest`` (see the module docstring); the module's result."""
+    dest = os.path.abspath(dest)
+    in_snapshot = os.path.normpath(snapshot_vault_path or dest)
+    if not in_snapshot.startswith("/"):
+        raise RecoverError(f"snapshot_vault_path must be absolute (got {snapshot_vault_path})")
+    started = time.monotonic()
+    try:
+        chosen = restore_drill.select_snapshot(env, restic.redact_repository(env.get("RESTIC_REPOSITORY", "")),
+                                               snapshot, host, tags, None, in_snapshot, in_snapshot, restic_binary)
+    except restore_drill.DrillError as exc:
+        raise RecoverError(str(exc)) from exc
+    result = {"changed": False, "vault": dest, "snapshot": chosen, "snapshot_vault_path": in_snapshot}
+    record = atomic.read_json(os.path.join(dest, RECORD))
+    if isinstance(record, dict) and record.get("snapshot", {}).get("id") == chosen["id"] and record.get("passed"):
+        result.update({k: record.get(k) for k in ("originals", "bytes", "catalog_assets")}, passed=True,
+                      summary=f"{dest} already holds the vault restored from snapshot {chosen['short_id']}")
+        return result
+    if _entries(dest):
+        raise RecoverError(f"{dest} is not empty; a recovery never writes over files. Restore into an empty or new "
+                           "directory, or move this one aside first")
+    result["changed"] = True
+    if check_mode:
+        result.update(passed=None, summary=f"would restore the vault {in_snapshot} of snapshot {chosen['short_id']} "
+                                           f"({chosen.get('time')}, host {chosen.get('hostname')}) into {dest}")
+        return result
+    parent = os.path.dirname(dest)
+    atomic.ensure_dir(parent)
+    staging = os.path.join(parent, f".{os.path.basename(dest)}{STAGING}{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    args = ["restore", chosen["id"], "--target", staging, "--include", restore_drill.include_pattern(in_snapshot)]
+    ran = restic.run(args, env, binary=restic_binary)
+    restored = staging + in_snapshot
+    if not os.path.isdir(os.path.join(restored, ORIGINALS)):
+        shutil.rmtree(staging, ignore_errors=True)
+        if ran.returncode != 0:
+            raise RecoverError(f"restic restore failed: {restic.last_lines(ran.stderr)}", result)
+        raise RecoverError(f"snapshot {chosen['short_id']} holds no vault at {in_snapshot} (no {ORIGINALS}/ there); "
+                           "set snapshot_vault_path to where the vault was on the host that backed it up", result)
+    # restic 0.14 restores what it can and exits 1 when a file failed ("ignoring error for ..."): the
+    # check below then names the damaged originals; restic's own lines are kept as well.
+    errors = restore_drill.restore_errors(ran.stderr)
+    checked = check_restored(restored, workers)
+    result.update(checked)
+    result["restic_errors"] = [f"{path}: {'; '.join(texts)}" for path, texts in sorted(errors.items())][:LISTED]
+    if ran.returncode != 0 and not errors:
+        result["restic_errors"].append(restic.last_lines(ran.stderr))
+    problems = len(checked["mismatched"]) + len(checked["unreadable"]) + len(checked["missing"])
+    result["duration_s"] = round(time.monotonic() - started, 3)
+    for key in ("mismatched", "unreadable", "missing", "unknown"):
+        result[key] = checked[key][:LISTED]
+    if problems or result["restic_errors"]:
+        result["passed"] = False
+        result["kept_at"] = restored
+        result["summary"] = (f"the restore of snapshot {chosen['short_id']} did not pass: "
+                             f"{counted(len(checked['mismatched']), 'original')} not matching its sha256, "
+                             f"{counted(len(checked['unreadable']), 'unreadable file')}, "
+                             f"{counted(len(checked['missing']), 'catalog asset')} missing, "
+                             f"{counted(len(result['restic_errors']), 'restic error')}; {dest} was not touched and "
+                             f"the restore is kept at {restored}. Try an older snapshot (snapshot=<id> from "
+                             "`restic snapshots`)")
+        raise RecoverError(result["summary"], result)
+    if os.path.isdir(dest):
+        os.rmdir(dest)  # empty (checked above); the rename needs it gone
+    os.rename(restored, dest)
+    shutil.rmtree(staging, ignore_errors=True)
+    atomic.fsync_dir(parent)
+    result["passed"] = True
+    atomic.write_json(os.path.join(dest, RECORD), {
+        "snapshot": chosen, "restored_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "passed": True,
+        "originals": checked["originals"], "bytes": checked["bytes"], "catalog_assets": checked["catalog_assets"]},
+        mode=0o644)
+    result["summary"] = (f"restored {counted(checked['originals'], 'original')} ({human_bytes(checked['bytes'])}) "
+                         f"from snapshot {chosen['short_id']} into {dest}; every one matches its sha256"
+                         + (f" and the catalog's {checked['catalog_assets']} assets are all there"
+                            if checked["catalog_assets"] is not None else " (the snapshot held no SQLite catalog)"))
+    return result

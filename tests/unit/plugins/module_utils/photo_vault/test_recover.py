@@ -1,0 +1,118 @@
+"""Disaster recovery of a whole vault from a real restic repository (photo_vault_recover): a vault
+built by the real ingest engine is backed up, the host "dies" (the vault is deleted), and the vault
+comes back on a new path with every original proven by its sha256; a damaged backup never reaches
+the destination; a destination with files is never written."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import Catalog
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.recover import RecoverError, recover_vault
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault import ingest
+from ansible_collections.sovereign.cloud.plugins.modules import photo_vault_recover as module
+from support import return_docs
+from support.ansible_module import run_module
+from support import media_factory
+from support.restic import ResticRepo
+
+
+@pytest.fixture
+def lost_vault(tmp_path):
+    """A vault made by ingest from a watched folder, backed up; returns (vault path, repo, {sha: bytes})."""
+    inbox, vault = tmp_path / "inbox", tmp_path / "old-host" / "photos"
+    inbox.mkdir()
+    vault.parent.mkdir()
+    for i in range(8):
+        media_factory.write(inbox / f"IMG_{i:04d}.JPG", media_factory.jpeg(seed=i + 1), mtime=1_600_000_000 + i)
+    report = ingest.run_ingest(ingest.IngestConfig([str(inbox)], str(vault), thumbnails=False, min_age=0))
+    assert report["ingested"] == 8, report
+    contents = {}
+    with Catalog.open(str(vault), create=False) as cat:
+        for sha, rel, _size in cat.original_sizes():
+            contents[sha] = (vault / rel).read_bytes()
+    repo = ResticRepo(tmp_path).init()
+    repo.backup(str(vault), host="nas")
+    return vault, repo, contents
+
+
+def test_a_lost_vault_comes_back_with_every_original_proven(lost_vault, tmp_path):
+    vault, repo, contents = lost_vault
+    shutil.rmtree(vault)  # the host died
+    dest = tmp_path / "new-host" / "photos"
+    check = recover_vault(str(dest), repo.env, snapshot_vault_path=str(vault), host="nas", check_mode=True)
+    assert check["changed"] and check["passed"] is None and not dest.exists()
+
+    result = recover_vault(str(dest), repo.env, snapshot_vault_path=str(vault), host="nas")
+    assert result["passed"] is True and result["originals"] == 8 and result["catalog_assets"] == 8
+    assert result["mismatched"] == result["missing"] == result["unreadable"] == []
+    with Catalog.open(str(dest), create=False) as cat:
+        for sha, rel, _size in cat.original_sizes():
+            assert hashlib.sha256((dest / rel).read_bytes()).hexdigest() == sha
+            assert (dest / rel).read_bytes() == contents[sha]
+    assert (dest / ".sovereign-vault").is_file(), "the vault's identity comes back with it"
+    assert not [p for p in dest.parent.iterdir() if p.name.startswith(".photos.restoring-")]
+
+    again = recover_vault(str(dest), repo.env, snapshot_vault_path=str(vault), host="nas")
+    assert again["changed"] is False and again["passed"] is True
+
+
+def test_a_damaged_backup_never_reaches_the_destination(lost_vault, tmp_path):
+    vault, repo, contents = lost_vault
+    bad = sorted(contents)[0]
+    repo.corrupt_blob(bad)
+    dest = tmp_path / "new-host" / "photos"
+    with pytest.raises(RecoverError) as caught:
+        recover_vault(str(dest), repo.env, snapshot_vault_path=str(vault))
+    assert not dest.exists(), "the destination is untouched"
+    result = caught.value.result
+    assert result["passed"] is False and "older snapshot" in str(caught.value)
+    named = [item["path"] for item in result["missing"] + result["mismatched"] + result["unreadable"]]
+    assert any(bad in path for path in named), result
+    assert os.path.isdir(result["kept_at"])
+
+
+def test_a_destination_with_files_is_never_written(lost_vault, tmp_path):
+    vault, repo, _contents = lost_vault
+    dest = tmp_path / "busy"
+    dest.mkdir()
+    (dest / "family.txt").write_text("keep me")
+    with pytest.raises(RecoverError, match="not empty"):
+        recover_vault(str(dest), repo.env, snapshot_vault_path=str(vault))
+    assert [p.name for p in dest.iterdir()] == ["family.txt"]
+
+
+def test_a_snapshot_without_the_vault_says_where_to_look(lost_vault, tmp_path):
+    _vault, repo, _contents = lost_vault
+    with pytest.raises(RecoverError, match="snapshot_vault_path|no snapshot"):
+        recover_vault(str(tmp_path / "x"), repo.env, snapshot_vault_path="/somewhere/else")
+
+
+def test_the_module_restores_and_hides_the_password(lost_vault, tmp_path, capsys):
+    vault, repo, _contents = lost_vault
+    dest = tmp_path / "restored"
+    with patch_module_args({"dest": str(dest), "snapshot_vault_path": str(vault), "repository": str(repo.path),
+                            "password": repo.password, "cache_dir": str(repo.cache)}), pytest.raises(SystemExit):
+        module.main()
+    out = return_docs.check("photo_vault_recover", json.loads(capsys.readouterr().out))
+    assert out.get("failed") is not True, out
+    assert out["passed"] is True and out["changed"] is True and repo.password not in json.dumps(out)
+
+
+def test_the_module_returns_what_it_documents(lost_vault, tmp_path):
+    vault, repo, contents = lost_vault
+    location = {"snapshot_vault_path": str(vault), "repository": str(repo.path), "password": repo.password,
+                "cache_dir": str(repo.cache)}
+    good = dict(location, dest=str(tmp_path / "good"))
+    runs = [run_module(module, good, check_mode=True), run_module(module, good), run_module(module, good)]
+    assert [r["changed"] for r in runs] == [True, True, False] and not any(r.get("failed") for r in runs)
+    repo.corrupt_blob(sorted(contents)[0])
+    runs.append(run_module(module, dict(location, dest=str(tmp_path / "bad"))))
+    assert runs[-1]["failed"] and runs[-1]["passed"] is False and runs[-1]["kept_at"]
+    return_docs.assert_matches("photo_vault_recover", runs)
