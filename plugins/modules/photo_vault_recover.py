@@ -20,21 +20,64 @@ description:
     person to look at, O(dest) is left untouched, and the task fails with the files named.
   - O(dest) must be missing or empty; files already there are never overwritten. A second run against a O(dest)
     restored from the same snapshot changes nothing.
+  - O(source=pbs) restores from a Proxmox Backup Server instead (seed 001's "restore photos from n6005's PBS"):
+    the newest snapshot holding O(archive) (the media backup's C(media.pxar)), read with C(proxmox-backup-client).
 extends_documentation_fragment:
   - sovereign.cloud.attributes
   - sovereign.cloud.restic
 options:
+  source:
+    description: Where the backup is - a restic repository (the O(repository) options) or a PBS datastore (the O(pbs_repository) options).
+    type: str
+    choices: [restic, pbs]
+    default: restic
+  pbs_repository:
+    description:
+      - The PBS repository, as C(proxmox-backup-client) takes it - C(user@realm!token@host:port:datastore).
+      - Overrides E(PBS_REPOSITORY) from O(pbs_env_file).
+    type: str
+  pbs_password:
+    description: The token secret or password (E(PBS_PASSWORD)). Keep it in ansible-vault.
+    type: str
+  pbs_fingerprint:
+    description: The PBS server's certificate fingerprint (E(PBS_FINGERPRINT)), pinned.
+    type: str
+  pbs_env_file:
+    description:
+      - A C(KEY="value") file on the managed host with E(PBS_REPOSITORY), E(PBS_PASSWORD), E(PBS_FINGERPRINT), such
+        as the one the P(sovereign.cloud.pve_host#role) role writes for the media backup (mode 0600).
+    type: path
+  archive:
+    description: The archive in the PBS snapshots that holds the vault.
+    type: str
+    default: media.pxar
+  backup_id:
+    description: Only snapshots of this backup id (the backed-up host, for example C(intel-1250p)).
+    type: str
+  namespace:
+    description: The PBS namespace of the snapshots.
+    type: str
+  keyfile:
+    description: The encryption key file, when the media backup was encrypted.
+    type: path
+  client_binary:
+    description: The C(proxmox-backup-client) executable.
+    type: str
+    default: proxmox-backup-client
   dest:
     description: Where the vault is restored (missing or an empty directory, for example the new host's RAID mount).
     type: path
     required: true
   snapshot:
-    description: The snapshot to restore (an id or unique prefix), or V(latest) for the newest that holds the vault.
+    description:
+      - The snapshot to restore, or V(latest) for the newest that holds the vault. restic - an id or unique prefix;
+        PBS - C(host/<backup-id>/<time>) as C(proxmox-backup-client snapshot list) shows it.
     type: str
     default: latest
   snapshot_vault_path:
     description:
-      - Where the vault was on the host that backed it up (the path inside the snapshots). By default O(dest).
+      - Where the vault was inside the snapshots. restic - its absolute path on the host that backed it up (by
+        default O(dest)). PBS - its path inside the archive (by default V(/), the archive is the vault's folder).
     type: path
   host:
     description: Only consider snapshots made on this host (restic's C(--host)), the lost host's name.
@@ -143,15 +186,42 @@ kept_at:
   type: str
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sovereign.cloud.plugins.module_utils import restic
-from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.recover import RecoverError, recover_vault
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.recover import (
+    PbsSource, RecoverError, ResticSource, recover_vault)
+
+
+PBS_ENV = {"pbs_repository": "PBS_REPOSITORY", "pbs_password": "PBS_PASSWORD", "pbs_fingerprint": "PBS_FINGERPRINT"}
+
+
+def pbs_env(module) -> dict:
+    params = module.params
+    env = dict(os.environ)
+    if params["pbs_env_file"]:
+        env.update(restic.read_env_file(params["pbs_env_file"]))
+    env.update({name: params[key] for key, name in PBS_ENV.items() if params[key]})
+    if env.get("PBS_PASSWORD"):
+        module.no_log_values.add(env["PBS_PASSWORD"])
+    return env
 
 
 def main() -> None:
     spec = dict(
         restic.ARG_SPEC,
+        source={"type": "str", "choices": ["restic", "pbs"], "default": "restic"},
+        pbs_repository={"type": "str"},
+        pbs_password={"type": "str", "no_log": True},
+        pbs_fingerprint={"type": "str"},
+        pbs_env_file={"type": "path"},
+        archive={"type": "str", "default": "media.pxar"},
+        backup_id={"type": "str"},
+        namespace={"type": "str"},
+        keyfile={"type": "path", "no_log": False},
+        client_binary={"type": "str", "default": "proxmox-backup-client"},
         dest={"type": "path", "required": True},
         snapshot={"type": "str", "default": "latest"},
         snapshot_vault_path={"type": "path"},
@@ -162,14 +232,18 @@ def main() -> None:
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     params = module.params
     try:
-        env = restic.module_env(module)
-        result = recover_vault(params["dest"], env, snapshot=params["snapshot"],
-                               snapshot_vault_path=params["snapshot_vault_path"], host=params["host"],
-                               tags=params["tags"], restic_binary=params["restic_binary"], workers=params["workers"],
-                               check_mode=module.check_mode)
+        if params["source"] == "pbs":
+            source = PbsSource(pbs_env(module), archive=params["archive"], backup_id=params["backup_id"],
+                               ns=params["namespace"], keyfile=params["keyfile"], binary=params["client_binary"],
+                               snapshot=params["snapshot"])
+        else:
+            source = ResticSource(restic.module_env(module), snapshot=params["snapshot"], host=params["host"],
+                                  tags=params["tags"], binary=params["restic_binary"])
+        result = recover_vault(params["dest"], source, snapshot_vault_path=params["snapshot_vault_path"],
+                               workers=params["workers"], check_mode=module.check_mode)
     except RecoverError as exc:
         module.fail_json(msg=str(exc), **dict({"passed": False}, **exc.result))
-    except restic.ResticError as exc:
+    except (restic.ResticError, OSError) as exc:
         module.fail_json(msg=f"the vault could not be restored: {exc}", passed=False)
     module.exit_json(**result)
 

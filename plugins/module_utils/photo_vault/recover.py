@@ -121,20 +121,87 @@ def _hash_all(root: str, files, workers: int):
             yield rel, sha, None, f"{status}: {detail}"
 
 
-def recover_vault(dest: str, env: dict, snapshot: str = "latest", snapshot_vault_path: str | None = None,
-                  host: str | None = None, tags: list[str] | None = None, restic_binary: str = "restic",
-                  workers: int = 0, check_mode: bool = False) -> dict:
-    """Restore and check a whole vault into ``dest`` (see the module docstring); the module's result."""
+class ResticSource:
+    """Snapshots of a restic repository (``env``: RESTIC_REPOSITORY, RESTIC_PASSWORD, ...)."""
+
+    def __init__(self, env: dict, snapshot: str = "latest", host: str | None = None, tags: list[str] | None = None,
+                 binary: str = "restic") -> None:
+        self.env, self.snapshot, self.host, self.tags, self.binary = env, snapshot, host, tags, binary
+
+    def select(self, in_snapshot: str) -> dict:
+        try:
+            return restore_drill.select_snapshot(self.env, restic.redact_repository(self.env.get("RESTIC_REPOSITORY", "")),
+                                                 self.snapshot, self.host, self.tags, None, in_snapshot, in_snapshot,
+                                                 self.binary)
+        except restore_drill.DrillError as exc:
+            raise RecoverError(str(exc)) from exc
+
+    def restore(self, chosen: dict, in_snapshot: str, staging: str) -> tuple[int, list[str], str]:
+        """Restore the vault under ``staging``: (exit status, per-file errors, restic's last lines)."""
+        args = ["restore", chosen["id"], "--target", staging, "--include", restore_drill.include_pattern(in_snapshot)]
+        ran = restic.run(args, self.env, binary=self.binary)
+        # restic 0.14 restores what it can and exits 1 when a file failed ("ignoring error for ...").
+        errors = restore_drill.restore_errors(ran.stderr)
+        return ran.returncode, [f"{path}: {'; '.join(texts)}" for path, texts in sorted(errors.items())], \
+            restic.last_lines(ran.stderr)
+
+
+class PbsSource:
+    """Snapshots of a Proxmox Backup Server datastore holding ``archive`` (a pxar of the vault's folder,
+    or of a folder above it), read with proxmox-backup-client (``env``: PBS_REPOSITORY, PBS_PASSWORD,
+    PBS_FINGERPRINT)."""
+
+    def __init__(self, env: dict, archive: str = "media.pxar", backup_id: str | None = None, ns: str | None = None,
+                 keyfile: str | None = None, binary: str = "proxmox-backup-client", snapshot: str = "latest") -> None:
+        from ansible_collections.sovereign.cloud.plugins.module_utils.pbs import backup_client  # pylint: disable=import-outside-toplevel
+        self.pbc = backup_client
+        self.env, self.archive, self.backup_id, self.ns, self.keyfile, self.binary = env, archive, backup_id, ns, keyfile, binary
+        self.snapshot = snapshot
+
+    def select(self, in_snapshot: str) -> dict:  # pylint: disable=unused-argument
+        pbc = self.pbc
+        repository = pbc.redact_repository(self.env.get("PBS_REPOSITORY", ""))
+        try:
+            snapshots = pbc.list_snapshots(self.binary, self.env, self.ns)
+        except pbc.BackupClientError as exc:
+            raise RecoverError(str(exc)) from exc
+        if self.snapshot != "latest":
+            snapshots = [s for s in snapshots if pbc.snapshot_name(s) == self.snapshot]
+        chosen = pbc.newest_with(snapshots, self.archive, self.backup_id)
+        if chosen is None:
+            raise RecoverError(f"no snapshot in {repository} holds {self.archive}"
+                               + (f" for {self.backup_id}" if self.backup_id else "")
+                               + (f" named {self.snapshot}" if self.snapshot != "latest" else "")
+                               + "; list them with `proxmox-backup-client snapshot list`")
+        name = pbc.snapshot_name(chosen)
+        return {"id": name, "short_id": name, "time": chosen["backup-time"], "hostname": chosen.get("backup-id"),
+                "paths": [self.archive], "tags": [], "repository": repository}
+
+    def restore(self, chosen: dict, in_snapshot: str, staging: str) -> tuple[int, list[str], str]:
+        pbc = self.pbc
+        patterns = [] if in_snapshot == "/" else [restore_drill.include_pattern(in_snapshot)]
+        target = staging
+        argv = pbc.restore_argv(self.binary, chosen["id"], self.archive, target, patterns, keyfile=self.keyfile,
+                                ns=self.ns)
+        try:
+            ran = pbc.run(argv, self.env)
+        except pbc.BackupClientError as exc:
+            raise RecoverError(str(exc)) from exc
+        last = pbc.explain(pbc.classify(ran.stderr), ran.stderr) if ran.returncode else ""
+        return ran.returncode, [], last
+
+
+def recover_vault(dest: str, source, snapshot_vault_path: str | None = None, workers: int = 0,
+                  check_mode: bool = False) -> dict:
+    """Restore and check a whole vault from ``source`` (a :class:`ResticSource` or :class:`PbsSource`)
+    into ``dest`` (see the module docstring); the module's result."""
     dest = os.path.abspath(dest)
-    in_snapshot = os.path.normpath(snapshot_vault_path or dest)
+    default = "/" if isinstance(source, PbsSource) else dest
+    in_snapshot = os.path.normpath(snapshot_vault_path or default)
     if not in_snapshot.startswith("/"):
         raise RecoverError(f"snapshot_vault_path must be absolute (got {snapshot_vault_path})")
     started = time.monotonic()
-    try:
-        chosen = restore_drill.select_snapshot(env, restic.redact_repository(env.get("RESTIC_REPOSITORY", "")),
-                                               snapshot, host, tags, None, in_snapshot, in_snapshot, restic_binary)
-    except restore_drill.DrillError as exc:
-        raise RecoverError(str(exc)) from exc
+    chosen = source.select(in_snapshot)
     result = {"changed": False, "vault": dest, "snapshot": chosen, "snapshot_vault_path": in_snapshot}
     record = atomic.read_json(os.path.join(dest, RECORD))
     if isinstance(record, dict) and record.get("snapshot", {}).get("id") == chosen["id"] and record.get("passed"):
@@ -153,23 +220,20 @@ def recover_vault(dest: str, env: dict, snapshot: str = "latest", snapshot_vault
     atomic.ensure_dir(parent)
     staging = os.path.join(parent, f".{os.path.basename(dest)}{STAGING}{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    args = ["restore", chosen["id"], "--target", staging, "--include", restore_drill.include_pattern(in_snapshot)]
-    ran = restic.run(args, env, binary=restic_binary)
-    restored = staging + in_snapshot
+    os.mkdir(staging, 0o700)
+    returncode, errors, last = source.restore(chosen, in_snapshot, staging)
+    restored = os.path.normpath(staging + in_snapshot)
     if not os.path.isdir(os.path.join(restored, ORIGINALS)):
         shutil.rmtree(staging, ignore_errors=True)
-        if ran.returncode != 0:
-            raise RecoverError(f"restic restore failed: {restic.last_lines(ran.stderr)}", result)
+        if returncode != 0:
+            raise RecoverError(f"the restore failed: {last}", result)
         raise RecoverError(f"snapshot {chosen['short_id']} holds no vault at {in_snapshot} (no {ORIGINALS}/ there); "
-                           "set snapshot_vault_path to where the vault was on the host that backed it up", result)
-    # restic 0.14 restores what it can and exits 1 when a file failed ("ignoring error for ..."): the
-    # check below then names the damaged originals; restic's own lines are kept as well.
-    errors = restore_drill.restore_errors(ran.stderr)
+                           "set snapshot_vault_path to where the vault was in the backup", result)
+    result["restic_errors"] = errors[:LISTED]
+    if returncode != 0 and not errors:
+        result["restic_errors"].append(last)
     checked = check_restored(restored, workers)
     result.update(checked)
-    result["restic_errors"] = [f"{path}: {'; '.join(texts)}" for path, texts in sorted(errors.items())][:LISTED]
-    if ran.returncode != 0 and not errors:
-        result["restic_errors"].append(restic.last_lines(ran.stderr))
     problems = len(checked["mismatched"]) + len(checked["unreadable"]) + len(checked["missing"])
     result["duration_s"] = round(time.monotonic() - started, 3)
     for key in ("mismatched", "unreadable", "missing", "unknown"):
@@ -181,9 +245,8 @@ def recover_vault(dest: str, env: dict, snapshot: str = "latest", snapshot_vault
                              f"{counted(len(checked['mismatched']), 'original')} not matching its sha256, "
                              f"{counted(len(checked['unreadable']), 'unreadable file')}, "
                              f"{counted(len(checked['missing']), 'catalog asset')} missing, "
-                             f"{counted(len(result['restic_errors']), 'restic error')}; {dest} was not touched and "
-                             f"the restore is kept at {restored}. Try an older snapshot (snapshot=<id> from "
-                             "`restic snapshots`)")
+                             f"{counted(len(result['restic_errors']), 'restore error')}; {dest} was not touched and "
+                             f"the restore is kept at {restored}. Try an older snapshot (snapshot=<id>)")
         raise RecoverError(result["summary"], result)
     if os.path.isdir(dest):
         os.rmdir(dest)  # empty (checked above); the rename needs it gone

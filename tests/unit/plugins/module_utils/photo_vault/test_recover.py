@@ -14,7 +14,8 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.catalog import Catalog
-from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.recover import RecoverError, recover_vault
+from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.recover import (
+    RecoverError, ResticSource, recover_vault as _recover)
 from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault import ingest
 from ansible_collections.sovereign.cloud.plugins.modules import photo_vault_recover as module
 from support import return_docs
@@ -40,6 +41,11 @@ def lost_vault(tmp_path):
     repo = ResticRepo(tmp_path).init()
     repo.backup(str(vault), host="nas")
     return vault, repo, contents
+
+
+def recover_vault(dest, env, snapshot_vault_path=None, host=None, check_mode=False, snapshot="latest"):
+    return _recover(dest, ResticSource(env, snapshot=snapshot, host=host), snapshot_vault_path=snapshot_vault_path,
+                    check_mode=check_mode)
 
 
 def test_a_lost_vault_comes_back_with_every_original_proven(lost_vault, tmp_path):
@@ -116,3 +122,58 @@ def test_the_module_returns_what_it_documents(lost_vault, tmp_path):
     runs.append(run_module(module, dict(location, dest=str(tmp_path / "bad"))))
     assert runs[-1]["failed"] and runs[-1]["passed"] is False and runs[-1]["kept_at"]
     return_docs.assert_matches("photo_vault_recover", runs)
+
+
+# ------------------------------------------------------------------ from PBS (seed 001: restore from n6005's PBS)
+STANDIN = return_docs.REPO / "tests" / "support" / "proxmox_backup_client_standin.py"
+FP = ":".join(["ab"] * 32)
+TOKEN = "5e3b0c44-0000-4000-8000-000000000002"
+
+
+@pytest.fixture
+def pbs(lost_vault, tmp_path):
+    """The lost vault backed up as media.pxar to the proxmox-backup-client STAND-IN's datastore (the real
+    client and PBS cannot run here); returns (vault, module options for source=pbs, snapshot store)."""
+    import subprocess
+    import sys
+    vault, _repo, contents = lost_vault
+    server = {"root": str(tmp_path / "pbs"), "host": "pbs-n6005.example.com", "port": 8007, "fingerprint": FP,
+              "tokens": {"restore@pbs!dr": TOKEN}, "datastores": ["offsite"]}
+    (tmp_path / "server.json").write_text(json.dumps(server))
+    client = tmp_path / "proxmox-backup-client"
+    client.write_text(f"#!/bin/sh\nexec {sys.executable} {STANDIN} \"$@\"\n")
+    client.chmod(0o755)
+    os.environ["PBS_STANDIN_CONFIG"] = str(tmp_path / "server.json")
+    env = dict(os.environ, PBS_REPOSITORY="restore@pbs!dr@pbs-n6005.example.com:8007:offsite", PBS_PASSWORD=TOKEN,
+               PBS_FINGERPRINT=FP)
+    done = subprocess.run([str(client), "backup", f"media.pxar:{vault}", "--backup-id", "intel-1250p"], env=env,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    options = {"source": "pbs", "pbs_repository": env["PBS_REPOSITORY"], "pbs_password": TOKEN,
+               "pbs_fingerprint": FP, "client_binary": str(client), "backup_id": "intel-1250p"}
+    yield vault, options, contents
+    os.environ.pop("PBS_STANDIN_CONFIG", None)
+
+
+def test_a_vault_comes_back_from_pbs_proven(pbs, tmp_path):
+    vault, options, contents = pbs
+    shutil.rmtree(vault)  # intel-1250p and the laptop both died
+    dest = tmp_path / "rebuilt" / "media"
+    runs = [run_module(module, dict(options, dest=str(dest)), check_mode=True),
+            run_module(module, dict(options, dest=str(dest))), run_module(module, dict(options, dest=str(dest)))]
+    assert [r["changed"] for r in runs] == [True, True, False], runs
+    out = runs[1]
+    assert out["passed"] is True and out["originals"] == len(contents) and out["snapshot"]["id"].startswith("host/intel-1250p/")
+    assert TOKEN not in json.dumps(runs)
+    for sha, data in contents.items():
+        assert [p.read_bytes() for p in dest.rglob(f"{sha}.*") if p.suffix != ".xmp"] == [data]
+
+
+def test_a_damaged_pbs_copy_never_reaches_the_destination(pbs, tmp_path):
+    _vault, options, contents = pbs
+    victim = next(p for p in (tmp_path / "pbs").rglob(f"{sorted(contents)[1]}.*") if p.suffix != ".xmp")
+    victim.write_bytes(victim.read_bytes()[:-10] + b"0123456789")
+    dest = tmp_path / "rebuilt" / "media"
+    out = run_module(module, dict(options, dest=str(dest)))
+    assert out["failed"] and out["passed"] is False and not dest.exists()
+    assert [item["named"] for item in out["mismatched"]] == [sorted(contents)[1]]
