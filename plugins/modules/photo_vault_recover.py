@@ -20,7 +20,7 @@ description:
     person to look at, O(dest) is left untouched, and the task fails with the files named.
   - O(dest) must be missing or empty; files already there are never overwritten. A second run against a O(dest)
     restored from the same snapshot changes nothing.
-  - O(source=pbs) restores from a Proxmox Backup Server instead (seed 001's "restore photos from n6005's PBS"):
+  - O(source=pbs) restores from a Proxmox Backup Server instead (seed 001's "restore photos from n6005's PBS") -
     the newest snapshot holding O(archive) (the media backup's C(media.pxar)), read with C(proxmox-backup-client).
 extends_documentation_fragment:
   - sovereign.cloud.attributes
