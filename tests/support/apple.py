@@ -46,6 +46,9 @@ CKDATABASE = "https://p42-ckdatabasews.icloud.com:443"
 PHOTOS_DB = f"{CKDATABASE}/database/1/com.apple.photos.cloud/production/private"
 
 
+_WRITTEN_WEB_TOKEN = "v=2:t=AQAAAABn"
+
+
 def account_key(apple_id: str) -> str:
     return "".join(c for c in apple_id if re.match(r"\w", c))
 
@@ -80,7 +83,7 @@ def write_session(directory, apple_id: str, trust_days: float | None = 30.0, *, 
         jar = http.cookiejar.LWPCookieJar(jar_path)
         day = 86400
         jar.set_cookie(_cookie("X-APPLE-WEBAUTH-USER", '"v=1:s=0:d=12345678"', ".icloud.com", int(now + 30 * day)))
-        jar.set_cookie(_cookie("X-APPLE-WEBAUTH-TOKEN", '"v=2:t=AQAAAABn"', ".icloud.com", None))
+        jar.set_cookie(_cookie("X-APPLE-WEBAUTH-TOKEN", f'"{_WRITTEN_WEB_TOKEN}"', ".icloud.com", None))
         jar.set_cookie(_cookie("X-APPLE-DS-WEB-SESSION-TOKEN", '"AQEs"', ".icloud.com", None))
         if trust_cookie and trust_days is not None:
             jar.set_cookie(_cookie(trust_name, '"HSARMTKNSRVWFla"', ".icloud.com", int(now + trust_days * day)))
@@ -352,6 +355,13 @@ class AppleAnswers(BaseAdapter):
             return self._reply(request, 421, {"success": False, "error": "Missing X-APPLE-WEBAUTH-TOKEN cookie"})
         return self._reply(request, 200, self._login_body(True))
 
+    def accept_written_session(self, directory, apple_id: str | None = None, **options) -> dict:
+        """Write a trusted cookie directory (:func:`write_session`) whose web token Apple, here,
+        still accepts: what a directory looks like after icloudpd or icloud_session signed in."""
+        paths = write_session(directory, apple_id or self.account.apple_id, **options)
+        self._web_tokens.add(_WRITTEN_WEB_TOKEN)
+        return paths
+
     def _web_access_state(self, request, _payload):
         return self._reply(request, 200, {"isICDRSDisabled": self.account.adp,
                                           "isDeviceConsentedForPCS": not self.account.adp,
@@ -474,3 +484,23 @@ class Photo:
 def id7(master_id: str) -> str:
     """icloudpd's name-id7 suffix: the first 7 characters of base64(CPLMaster recordName)."""
     return base64.b64encode(master_id.encode()).decode("ascii")[:7]
+
+
+# icloudpd's extension for a UTI (ITEM_TYPE_EXTENSIONS, reference section 1.3)
+UTI_EXTENSIONS = {"public.heic": "HEIC", "public.heif": "HEIF", "public.jpeg": "JPG", "public.png": "PNG",
+                  "com.apple.quicktime-movie": "MOV", "com.adobe.raw-image": "DNG", "com.canon.cr2-raw-image": "CR2"}
+
+
+def icloudpd_filename(photo: Photo, resource: Resource, policy: str = "name-id7") -> str:
+    """The name icloudpd gives one file of ``photo`` with ``--file-match-policy`` ``policy`` and
+    ``--live-photo-mov-filename-policy original``: the id7 on the original and the Live Photo movie,
+    none on an alternative or adjusted version (icloudpd #1249); an adjusted version whose extension
+    collides with the original's gets ``-adjusted``."""
+    stem = os.path.splitext(photo.filename)[0]
+    ext = UTI_EXTENSIONS[resource.uti]
+    if resource.prefix in ("resOriginal", "resOriginalVidCompl"):
+        return f"{stem}_{id7(photo.master_id)}.{ext}" if policy == "name-id7" else f"{stem}.{ext}"
+    if resource.prefix == "resJPEGFull":
+        original = UTI_EXTENSIONS[photo.resources[0].uti]
+        return f"{stem}-adjusted.{ext}" if ext == original else f"{stem}.{ext}"
+    return f"{stem}.{ext}"
