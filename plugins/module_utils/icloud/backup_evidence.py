@@ -40,7 +40,10 @@ from ansible_collections.sovereign.cloud.plugins.module_utils import restic
 from ansible_collections.sovereign.cloud.plugins.module_utils.common import atomic
 from ansible_collections.sovereign.cloud.plugins.module_utils.common.status import parse_iso
 
-_CONTENT_NAME = re.compile(r"^([0-9a-f]{64})\.[A-Za-z0-9]+$")
+_CONTENT_NAME = re.compile(r"^([0-9a-f]{64})\.([A-Za-z0-9]+)$")
+# files the vault keeps next to an original under the same sha256 name (not the original itself)
+SIDECAR_EXTS = frozenset({"xmp", "json", "aae", "part", "tmp"})
+LS_CACHE_VERSION = 2
 DAY = 86400.0
 
 
@@ -218,6 +221,7 @@ class ResticEvidence(BackupEvidence):
         if cache:
             cached = atomic.read_json(cache)
             if isinstance(cached, dict) and cached.get("root") == self.vault_in_snapshot and \
+                    cached.get("version") == LS_CACHE_VERSION and \
                     isinstance(cached.get("files"), dict):
                 return cached["files"]
         root = self.vault_in_snapshot.rstrip("/") + "/originals"
@@ -226,7 +230,7 @@ class ResticEvidence(BackupEvidence):
         files = parse_ls(result.stdout)
         if cache and write_cache:
             atomic.ensure_dir(os.path.dirname(cache), 0o700)
-            atomic.replace_bytes(cache, json.dumps({"root": self.vault_in_snapshot, "files": files},
+            atomic.replace_bytes(cache, json.dumps({"version": LS_CACHE_VERSION, "root": self.vault_in_snapshot, "files": files},
                                                    separators=(",", ":")).encode(), mode=0o600, sync_dir=False,
                                  durable=False)
         return files
@@ -263,7 +267,7 @@ def parse_ls(stdout: str) -> dict[str, int]:
         except ValueError:
             continue
         match = _CONTENT_NAME.match(node.get("name") or "")
-        if match and isinstance(node.get("size"), int):
+        if match and match.group(2).lower() not in SIDECAR_EXTS and isinstance(node.get("size"), int):
             files[match.group(1)] = node["size"]
     return files
 

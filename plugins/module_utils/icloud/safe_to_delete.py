@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import itertools
 import os
 import re
 import time
@@ -393,6 +394,7 @@ class Engine:
         self.count_by = params.get("count_copies_by") or "repository"
         self.secrets: set[str] = set()
         self.timings: dict[str, float] = {}
+        self._assets = iter(())
 
     # -------------------------------------------------------------- steps
     def _timed(self, name: str, started: float) -> float:
@@ -427,7 +429,11 @@ class Engine:
         started = time.monotonic()
         now_dt = self.hooks.now()
         now = now_dt.timestamp()
-        mark = started
+        # iCloud first: a session that is gone stops the run before anything is read or written
+        listing = iter(self.listing())
+        first = next(listing, None)
+        self._assets = itertools.chain([first] if first is not None else [], listing)
+        mark = self._timed("icloud_first_s", started)
         index = load_vault(self.vault, self.params.get("catalog"), self.roots)
         if self.roots and self.params.get("walk_downloads", True):
             walk_downloads(index, self.roots)
@@ -451,7 +457,7 @@ class Engine:
         to_decode: dict[str, list[Assessment]] = {}
         assessments: list[Assessment] = []
         listed = 0
-        for asset in self.listing():
+        for asset in self._assets:
             listed += 1
             verdict = Assessment(asset)
             stems = icloud_stems(asset)
