@@ -104,7 +104,7 @@ def build(workdir: Path, assets: int) -> dict:
                 cat.record_source(str(source), str(downloads), len(data), int(taken * 1e9), sha,
                                   icloud_master_id=f"id7:{id7(master)}")
                 listing.append([f"A{n:08d}Bench", master, f"IMG_{n:06d}.JPG", taken, len(data)])
-    (workdir / "listing.json").write_text(json.dumps(listing, separators=(",", ":")))
+    (workdir / "listing.jsonl").write_text("".join(json.dumps(row, separators=(",", ":")) + "\n" for row in listing))
     catalog_s = time.monotonic() - started
     env = dict(os.environ, RESTIC_REPOSITORY=str(workdir / "repo"), RESTIC_PASSWORD=PASSWORD,
                RESTIC_CACHE_DIR=str(workdir / "restic-cache"))
@@ -146,12 +146,13 @@ def report_in_this_process(workdir: Path, check_mode: bool) -> None:
     # pylint: disable-next=import-outside-toplevel
     from ansible_collections.sovereign.cloud.plugins.module_utils.icloud import library, safe_to_delete
     built = json.loads((workdir / "built.json").read_text())
-    rows = json.loads((workdir / "listing.json").read_text())
 
-    def assets():
-        for asset_id, master, name, taken, size in rows:
-            yield library.ICloudAsset(asset_id, master, name, "image", taken, taken + 60,
-                                      (library.Resource("original", name, size, "public.jpeg"),))
+    def assets():  # streamed, as pyicloud's pages are
+        with open(workdir / "listing.jsonl", encoding="utf-8") as rows:
+            for line in rows:
+                asset_id, master, name, taken, size = json.loads(line)
+                yield library.ICloudAsset(asset_id, master, name, "image", taken, taken + 60,
+                                          (library.Resource("original", name, size, "public.jpeg"),))
     result = safe_to_delete.run(params(workdir, built), check_mode=check_mode,
                                 hooks=safe_to_delete.Hooks(assets=assets()))
     print(json.dumps({"counts": {k: result["counts"][k] for k in ("assets", "safe", "keep")},

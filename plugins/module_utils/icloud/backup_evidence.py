@@ -131,7 +131,8 @@ class ResticEvidence(BackupEvidence):
         super().__init__(spec["name"])
         self.spec = spec
         self.vault_in_snapshot = os.path.normpath(spec.get("snapshot_vault_path") or vault)
-        self._held: dict[str, list] = {}
+        self._held: dict[str, tuple[int, int, int]] = {}
+        self._odd: dict[str, list] = {}
         self.check: dict | None = None
         self.secrets: set[str] = set()
 
@@ -195,8 +196,17 @@ class ResticEvidence(BackupEvidence):
                 self.notes.append(f"snapshot {entry['short_id']} could not be listed and is not counted: {exc}")
                 continue
             self.snapshots.append(entry)
+            held, odd = self._held, self._odd
             for sha, size in files.items():
-                self._held.setdefault(sha, []).append((size, verified))
+                # (size, verified snapshots, other snapshots): one small tuple per original; a
+                # snapshot holding the name with another size goes to _odd (and never counts)
+                known = held.get(sha)
+                if known is None:
+                    held[sha] = (size, 1, 0) if verified else (size, 0, 1)
+                elif known[0] == size:
+                    held[sha] = (size, known[1] + 1, known[2]) if verified else (size, known[1], known[2] + 1)
+                else:
+                    odd.setdefault(sha, []).append((size, verified))
         if not self.snapshots and self.problem is None:
             self.notes.append(f"no snapshot of {self.name} holds {self.vault_in_snapshot}: back the vault up (its "
                               "restic_backup job), or set snapshot_vault_path to where the vault is in the snapshots")
@@ -235,17 +245,16 @@ class ResticEvidence(BackupEvidence):
                                  durable=False)
         return files
 
-    def held(self, sha256: str, size: int, recorded_at: float | None) -> tuple[int, int]:
-        if self.problem is not None:
-            return 0, sum(1 for s, _v in self._held.get(sha256, ()) if s == size)
+    def held(self, sha256: str, size: int, recorded_at: float | None) -> tuple[int, int]:  # noqa: ARG002
         verified = other = 0
-        for got, is_verified in self._held.get(sha256, ()):
-            if got != size:
-                continue
-            if is_verified:
-                verified += 1
-            else:
-                other += 1
+        known = self._held.get(sha256)
+        if known is not None and known[0] == size:
+            verified, other = known[1], known[2]
+        for got, is_verified in self._odd.get(sha256, ()):
+            if got == size:
+                verified, other = (verified + 1, other) if is_verified else (verified, other + 1)
+        if self.problem is not None:
+            return 0, verified + other
         return verified, other
 
     def describe(self) -> dict:

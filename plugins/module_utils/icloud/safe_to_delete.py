@@ -192,6 +192,11 @@ class VaultIndex:
             if position == 0:
                 source.id7 = recorded_id7 or id7
                 entry = source
+                if recorded_id7 is not None and recorded_id7 == id7:
+                    # ingest read the same id7 from the name: it is one (a name whose tail only looks
+                    # like an id7 would, at worst, be kept as "not downloaded", never called safe)
+                    self.by_key.setdefault((stem, ext), []).append(entry)
+                    break
             else:  # the whole stem, in case its tail only looked like an id7: matched by name, size and date
                 entry = Source(source.path, source.size, source.mtime, source.sha256, None, None)
             self.by_key.setdefault((stem, ext), []).append(entry)
@@ -223,12 +228,11 @@ def load_vault(vault: str, catalog: str | None, roots: list[str]) -> VaultIndex:
     index = VaultIndex()
     try:
         rows = cat.execute(
-            "SELECT a.sha256, a.rel_path, a.size, a.last_verify_status, a.ingested_at, a.taken_utc FROM assets a"
-        ).fetchall()
+            "SELECT a.sha256, a.rel_path, a.size, a.last_verify_status, a.ingested_at, a.taken_utc FROM assets a")
         for sha, rel_path, size, status, ingested, taken in rows:
             index.originals[sha] = (rel_path, int(size), status, _epoch(ingested), taken)
         for path, size, mtime_ns, sha, master_id, asset_id in cat.execute(
-                "SELECT path, size, mtime_ns, sha256, icloud_master_id, icloud_asset_id FROM sources").fetchall():
+                "SELECT path, size, mtime_ns, sha256, icloud_master_id, icloud_asset_id FROM sources"):
             if not _under(path, roots):
                 continue
             index.add_source(Source(path, int(size), int(mtime_ns) / 1e9, sha, None, None),
