@@ -75,6 +75,9 @@ class BackupEvidence:
         self.fix: str | None = None       # the command that would make them count
         self.snapshots: list[dict] = []
         self.notes: list[str] = []
+        # the catalog's originals (sha256 -> a tuple whose [5] is the sha256), set by the report:
+        # providers then keep only what the catalog knows, under the catalog's own strings
+        self.canonical: dict | None = None
 
     @property
     def label(self) -> str:
@@ -196,8 +199,14 @@ class ResticEvidence(BackupEvidence):
                 self.notes.append(f"snapshot {entry['short_id']} could not be listed and is not counted: {exc}")
                 continue
             self.snapshots.append(entry)
-            held, odd = self._held, self._odd
+            held, odd, canonical = self._held, self._odd, self.canonical
             for sha, size in files.items():
+                if canonical is not None:
+                    # only originals the catalog knows are ever asked for; share its sha256 string
+                    known = canonical.get(sha)
+                    if known is None:
+                        continue
+                    sha = known[5]
                 # (size, verified snapshots, other snapshots): one small tuple per original; a
                 # snapshot holding the name with another size goes to _odd (and never counts)
                 known = held.get(sha)

@@ -143,7 +143,7 @@ class Report:
             "created": iso(asset.created), "item_type": asset.item_type, "icloud_bytes": asset.size,
             "status": "safe" if primary is None else "keep", "reason": primary,
             "reasons": [{"code": code, "text": scrub(text)} for code, text in item.reasons],
-            "files": item.files,
+            "files": [f.as_dict() if hasattr(f, "as_dict") else f for f in item.files],
         }
 
     def fingerprint(self) -> str:
