@@ -697,6 +697,7 @@ def run(params: dict, check_mode: bool = False, hooks: Hooks | None = None) -> d
     if "original" not in set(params.get("require") or REQUIRED_DEFAULT):
         raise SafeDeleteError("require must include original: the report never calls an asset safe without its "
                               "original")
+    params = dict(params, require=[k for k in library.KINDS if k in set(params.get("require") or REQUIRED_DEFAULT)])
     if not os.path.isdir(params["vault"]):
         raise SafeDeleteError(f"the vault {params['vault']} does not exist or is not mounted")
     try:

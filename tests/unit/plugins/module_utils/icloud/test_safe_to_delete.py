@@ -301,6 +301,7 @@ def test_the_html_page_says_what_to_do(world):
     page = Path(result["reports"]["html"]).read_text(encoding="utf-8")
     assert "<script" not in page.lower() and "http://" not in page and "https://" not in page
     assert "Not downloaded from iCloud" in page and "IMG_0002.JPG" in page
+    assert "files required: alternative, edited, edited video, live video, original" in page
     rows = Path(result["reports"]["csv"]).read_text(encoding="utf-8").splitlines()
     assert len(rows) == 1 + 8 and rows[0].startswith("status,reason")
 
