@@ -235,7 +235,8 @@ notes:
   - Apple cannot be reached from the tests; the listing is tested by answering pyicloud's HTTP requests in-process with
     answers written from the documented CloudKit shapes. The vault, the catalog and restic are real in the tests.
   - A PBS pxar archive is not listed file by file; a file counts in a verified PBS snapshot taken after the vault
-    recorded it, and the restore drill proves files come back.
+    recorded it, and only while a restore drill from that datastore passed within O(drill_max_age_days) (the drill
+    restores files from the archive and compares their sha256, which proves the archive holds the vault).
 seealso:
   - module: sovereign.cloud.icloud_session
   - module: sovereign.cloud.restore_drill

@@ -22,8 +22,9 @@ under ``problem`` and none of them counts.
   archive (``proxmox-backup-client snapshot list --output-format json``); *verified* means PBS's
   own verification of that snapshot passed (``verification.state == "ok"``). A pxar archive is
   not listed file by file: an original counts in a snapshot taken after the vault recorded it
-  (the vault never removes or rewrites an original), and the restore drill is what proves files
-  come back out of PBS.
+  (the vault never removes or rewrites an original). Because that is an inference, the report
+  counts a PBS datastore only while a restore drill *from it* passed recently
+  (``safe_to_delete.pbs_drill_problem``): the drill restores files and compares their sha256.
 
 New backup kinds plug in by subclassing :class:`BackupEvidence`; the report needs nothing else.
 """

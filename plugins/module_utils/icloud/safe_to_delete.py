@@ -181,6 +181,7 @@ class VaultIndex:
         self.unseen: dict[tuple[str, str], list[tuple[str, int]]] = {}
         self.drill: dict | None = None
         self.drill_failures: dict[str, str] = {}
+        self.drills_by_repository: dict[str, dict] = {}  # the last drill from each repository
         self.sources = 0
 
     def add_source(self, source: Source, recorded: str | None) -> None:
@@ -247,6 +248,9 @@ def load_vault(vault: str, catalog: str | None, roots: list[str]) -> VaultIndex:
                 for stem, _id7 in local_keys(name, int(size)):
                     index.rejected.setdefault((stem, norm_ext(name)), []).append((path, int(size), reason))
         index.drill = cat.last_restore_drill()
+        for repository, passed, performed_at in cat.execute(
+                "SELECT repository, passed, performed_at FROM restore_drills ORDER BY id").fetchall():
+            index.drills_by_repository[repository] = {"passed": bool(passed), "performed_at": performed_at}
         if index.drill:
             for sha, status, detail in cat.execute(
                     "SELECT sha256, status, detail FROM restore_drill_files WHERE drill_id = ?",
@@ -427,6 +431,23 @@ def drill_verdict(drill: dict | None, now: float, max_age_days: float) -> tuple[
     return None
 
 
+def pbs_drill_problem(provider, drills: dict, now: float, max_age_days: float) -> str | None:
+    """Why a PBS datastore does not count yet, or None. A pxar archive is not listed file by file,
+    so only a restore drill from that datastore (files restored and compared by sha256) proves its
+    archive holds the vault's originals; without a recent passing one, none of its snapshots counts."""
+    drill = drills.get(provider.location)
+    if drill is None:
+        return (f"no restore drill from PBS {provider.name} has run: its archive is not listed file by file, so only "
+                "a drill from it proves it holds the vault's originals")
+    performed = _epoch(drill.get("performed_at"))
+    if not drill.get("passed"):
+        return f"the last restore drill from PBS {provider.name} ({drill.get('performed_at')}) failed"
+    if performed is None or (now - performed) / 86400 > max_age_days:
+        return (f"the last passing restore drill from PBS {provider.name} ({drill.get('performed_at')}) is older than "
+                f"{max_age_days:g} days")
+    return None
+
+
 class Engine:
     """Assess one account: :meth:`run` returns the module result."""
 
@@ -500,6 +521,11 @@ class Engine:
             provider.canonical = index.originals
             provider.load(now, self.state_dir, write_cache=not self.check_mode)
             self.secrets |= getattr(provider, "secrets", set())
+            if isinstance(provider, backup_evidence.PbsEvidence) and provider.problem is None:
+                provider.problem = pbs_drill_problem(provider, index.drills_by_repository, now,
+                                                     float(self.params.get("drill_max_age_days", 35)))
+                if provider.problem:
+                    provider.fix = "sovereign.cloud.restore_drill with the PBS source (the PBS media drill)"
         mark = self._timed("backups_s", mark)
         drill = drill_verdict(index.drill, now, float(self.params.get("drill_max_age_days", 35)))
         assessments, to_decode = self.assess(index, providers, drill)

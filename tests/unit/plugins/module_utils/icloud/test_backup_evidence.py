@@ -96,3 +96,21 @@ def test_pbs_counts_only_verified_snapshots_taken_after_the_original_was_recorde
     assert evidence.held(SHA, 1, None) == (0, 0)     # when the vault recorded it is unknown: never counts
     assert "s3cret-token-value" in evidence.secrets
     assert "s3cret" not in json.dumps(evidence.describe())
+
+
+def test_pbs_counts_only_while_a_recent_drill_from_it_passed():
+    # pylint: disable-next=import-outside-toplevel
+    from ansible_collections.sovereign.cloud.plugins.module_utils.icloud.safe_to_delete import pbs_drill_problem
+    evidence = be.PbsEvidence({"name": "pbs1"})
+    evidence.location = "media@pbs!r@192.0.2.5:backups"
+    now = 1_800_000_000.0
+    recent = "2027-01-15T00:00:00Z"  # 1_800_000_000 is 2027-01-15T08:00Z
+    assert "no restore drill from PBS pbs1" in pbs_drill_problem(evidence, {}, now, 35)
+    assert "failed" in pbs_drill_problem(evidence, {evidence.location: {"passed": False, "performed_at": recent}},
+                                         now, 35)
+    assert "older than 35" in pbs_drill_problem(evidence, {evidence.location: {"passed": True,
+                                                                               "performed_at": "2026-01-01T00:00:00Z"}},
+                                                now, 35)
+    assert pbs_drill_problem(evidence, {evidence.location: {"passed": True, "performed_at": recent}}, now, 35) is None
+    other = {"other@pbs!r@192.0.2.9:backups": {"passed": True, "performed_at": recent}}
+    assert pbs_drill_problem(evidence, other, now, 35) is not None
