@@ -110,7 +110,7 @@ def build(workdir: Path, assets: int) -> dict:
                RESTIC_CACHE_DIR=str(workdir / "restic-cache"))
     started = time.monotonic()
     subprocess.run(["restic", "init"], env=env, check=True, capture_output=True, stdin=subprocess.DEVNULL)
-    for _ in range(2):
+    for _snapshot in range(2):
         subprocess.run(["restic", "backup", "-q", str(vault)], env=env, check=True, capture_output=True,
                        stdin=subprocess.DEVNULL)
     backup_s = time.monotonic() - started

@@ -600,9 +600,11 @@ class Engine:
             why = provider.problem or "the snapshots holding it were taken after the last verification"
             verdict.reasons.append(("backup_unverified", f"{what} is in {provider.label}, which does not count: {why}"))
         where = ", ".join(label for label, n in zip(entry.labels, backups) if n) or "none"
-        unit = "verified backup repository" if self.count_by == "repository" else "verified snapshot"
-        verdict.reasons.append(("too_few_copies", f"{what} is in {counted(copies, unit, unit.replace('repository', 'repositories') + ('' if self.count_by == 'repository' else 's'))} "
-                                                  f"({where}); {self.min_copies} required"))
+        if self.count_by == "repository":
+            held_in = counted(copies, "verified backup repository", "verified backup repositories")
+        else:
+            held_in = counted(copies, "verified snapshot", "verified snapshots")
+        verdict.reasons.append(("too_few_copies", f"{what} is in {held_in} ({where}); {self.min_copies} required"))
 
     # -------------------------------------------------------------- decoding
     def decode(self, index: VaultIndex, assessments: list[Assessment], to_decode: dict) -> dict:

@@ -12,7 +12,6 @@ import datetime as _dt
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -30,12 +29,10 @@ USER = "parent.a@example.com"
 TAKEN = _dt.datetime(2024, 6, 1, 9, 0, tzinfo=_dt.timezone.utc)
 
 
-def _photo(n: int, *extra: Resource, adjusted: bool = False) -> tuple[Photo, bytes]:
-    data = jpeg_bytes(320, 240, seed=n + 1)
-    photo = Photo(f"M{n:04d}xMasterRecord{n:04d}", f"IMG_{n:04d}.JPG", [Resource("resOriginal", data, "public.jpeg"),
-                                                                       *extra],
-                  TAKEN + _dt.timedelta(minutes=n), adjusted=adjusted)
-    return photo, data
+def _photo(n: int, *extra: Resource, adjusted: bool = False) -> Photo:
+    original = Resource("resOriginal", jpeg_bytes(320, 240, seed=n + 1), "public.jpeg")
+    return Photo(f"M{n:04d}xMasterRecord{n:04d}", f"IMG_{n:04d}.JPG", [original, *extra],
+                 TAKEN + _dt.timedelta(minutes=n), adjusted=adjusted)
 
 
 def _download(folder: Path, photo: Photo, resource: Resource, data: bytes | None = None) -> Path:
@@ -68,24 +65,24 @@ def world(tmp_path_factory) -> dict:
     photos: dict[str, Photo] = {}
 
     # 0: everything there -> safe
-    photos["safe"], _ = _photo(0)
+    photos["safe"] = _photo(0)
     # 1: an edit, both versions downloaded -> safe
     edit = Resource("resJPEGFull", jpeg_bytes(320, 240, color=(10, 200, 10), seed=99), "public.jpeg", on_asset=True)
-    photos["safe_edited"], _ = _photo(1, edit, adjusted=True)
+    photos["safe_edited"] = _photo(1, edit, adjusted=True)
     # 2: never downloaded
-    photos["not_downloaded"], _ = _photo(2)
+    photos["not_downloaded"] = _photo(2)
     # 3: the download has other bytes than iCloud's (icloudpd kept an older file of the name)
-    photos["size_differs"], _ = _photo(3)
+    photos["size_differs"] = _photo(3)
     # 4: a Live Photo whose movie was not downloaded
     movie = Resource("resOriginalVidCompl", b"\x00\x00\x00\x18ftypqt  " + b"\x00" * 200, "com.apple.quicktime-movie")
-    photos["live_missing"], _ = _photo(4, movie)
+    photos["live_missing"] = _photo(4, movie)
     # 5: an edit in iCloud only
     edit5 = Resource("resJPEGFull", jpeg_bytes(320, 240, color=(10, 10, 200), seed=98), "public.jpeg", on_asset=True)
-    photos["edit_missing"], _ = _photo(5, edit5, adjusted=True)
+    photos["edit_missing"] = _photo(5, edit5, adjusted=True)
     # 6: downloaded after the last ingest
-    photos["not_ingested"], _ = _photo(6)
+    photos["not_ingested"] = _photo(6)
     # 7: ingested after the backups ran
-    photos["not_backed_up"], _ = _photo(7)
+    photos["not_backed_up"] = _photo(7)
 
     for key in ("safe", "safe_edited", "size_differs", "live_missing", "edit_missing", "not_backed_up"):
         photo = photos[key]
@@ -326,5 +323,3 @@ def test_nothing_unproven_is_called_safe_when_the_evidence_is_empty(world, tmp_p
     with pytest.raises(safe_to_delete.SafeDeleteError, match="at least 1"):
         run(world, output_dir=str(tmp_path / "r0"), min_copies=0)
 
-
-_ = time
