@@ -322,4 +322,3 @@ def test_nothing_unproven_is_called_safe_when_the_evidence_is_empty(world, tmp_p
     assert result["counts"]["safe"] == 0
     with pytest.raises(safe_to_delete.SafeDeleteError, match="at least 1"):
         run(world, output_dir=str(tmp_path / "r0"), min_copies=0)
-
