@@ -22,6 +22,7 @@ from ansible_collections.sovereign.cloud.plugins.modules import icloud_safe_to_d
 from support import return_docs
 from support.ansible_module import run_module
 from support.apple import Account, AppleAnswers, Photo, Resource, icloudpd_filename, write_session
+from support.media_factory import handmade_movie
 from support.restic import ResticRepo
 from support.vault_builder import jpeg_bytes
 
@@ -83,11 +84,15 @@ def world(tmp_path_factory) -> dict:
     photos["not_ingested"] = _photo(6)
     # 7: ingested after the backups ran
     photos["not_backed_up"] = _photo(7)
+    # 8: a Live Photo, still and movie downloaded -> safe
+    clip = Resource("resOriginalVidCompl", handmade_movie(creation_utc=int(TAKEN.timestamp())),
+                    "com.apple.quicktime-movie")
+    photos["live_safe"] = _photo(8, clip)
 
-    for key in ("safe", "safe_edited", "size_differs", "live_missing", "edit_missing", "not_backed_up"):
+    for key in ("safe", "safe_edited", "size_differs", "live_missing", "edit_missing", "not_backed_up", "live_safe"):
         photo = photos[key]
         for resource in photo.resources:
-            if resource.prefix in ("resOriginalVidCompl",) or (key == "edit_missing" and resource.prefix == "resJPEGFull"):
+            if (key, resource.prefix) in (("live_missing", "resOriginalVidCompl"), ("edit_missing", "resJPEGFull")):
                 continue
             if key == "not_backed_up":
                 continue
@@ -159,6 +164,8 @@ def test_each_asset_gets_the_verdict_its_evidence_allows(world):
     got = by_key(world, result)
     assert got["safe"]["status"] == "safe", json.dumps(got, indent=1)
     assert got["safe_edited"]["status"] == "safe", got["safe_edited"]
+    assert got["live_safe"]["status"] == "safe", got["live_safe"]
+    assert {f["kind"] for f in got["live_safe"]["files"]} == {"original", "live_video"}
     assert codes(got["not_downloaded"]) == {"not_downloaded"}
     assert codes(got["size_differs"]) == {"size_differs"}
     assert codes(got["live_missing"]) == {"live_video_missing"}
@@ -167,7 +174,7 @@ def test_each_asset_gets_the_verdict_its_evidence_allows(world):
     assert codes(got["not_ingested"]) == {"not_in_catalog"}
     assert "not ingested yet" in got["not_ingested"]["reasons"][0]["text"]
     assert codes(got["not_backed_up"]) == {"too_few_copies"}
-    assert result["counts"]["assets"] == 8 and result["counts"]["safe"] == 2 and result["counts"]["keep"] == 6
+    assert result["counts"]["assets"] == 9 and result["counts"]["safe"] == 3 and result["counts"]["keep"] == 6
     assert result["changed"] is True
     for entry in got.values():
         assert entry["status"] in ("safe", "keep")
@@ -178,7 +185,7 @@ def test_a_second_run_changes_nothing_and_check_mode_writes_nothing(world):
     out = world["tmp"] / "r-idem"
     first = run(world, check_mode=True, output_dir=str(out))
     assert first["changed"] is True and not out.exists(), "check mode wrote something"
-    assert first["counts"]["safe"] == 2
+    assert first["counts"]["safe"] == 3
     written = run(world, output_dir=str(out))
     stamps = {p: os.stat(p).st_mtime_ns for p in written["reports"].values()}
     again = run(world, output_dir=str(out))
@@ -239,7 +246,7 @@ def test_no_passing_recent_drill_keeps_everything(world, tmp_path):
     hooks = safe_to_delete.Hooks(transport=world["answers"], workers=1, now=lambda: now + _dt.timedelta(days=3))
     params = dict(copy.deepcopy(world["params"]), output_dir=str(tmp_path / "late2"), drill_max_age_days=1)
     stale = safe_to_delete.run(params, hooks=hooks)
-    assert later["counts"]["safe"] == 2
+    assert later["counts"]["safe"] == 3
     assert stale["counts"]["safe"] == 0
     assert all("drill_old" in codes(v) for v in verdicts(stale).values())
 
@@ -300,7 +307,7 @@ def test_the_html_page_says_what_to_do(world):
     assert "Not downloaded from iCloud" in page and "IMG_0002.JPG" in page
     assert "files required: alternative, edited, edited video, live video, original" in page
     rows = Path(result["reports"]["csv"]).read_text(encoding="utf-8").splitlines()
-    assert len(rows) == 1 + 8 and rows[0].startswith("status,reason")
+    assert len(rows) == 1 + 9 and rows[0].startswith("status,reason")
 
 
 def test_the_module_returns_what_it_documents(world, monkeypatch):
