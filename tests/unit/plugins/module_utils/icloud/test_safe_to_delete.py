@@ -46,9 +46,10 @@ def _download(folder: Path, photo: Photo, resource: Resource, data: bytes | None
 
 
 def _check_passed(repo: ResticRepo, path: Path) -> Path:
-    """Run the real ``restic check`` and record it as the restic_backup role's check timer does."""
+    """Run the real ``restic check`` (reading the data, as the role's check reads a subset of it)
+    and record it as the restic_backup role's check timer does."""
     started = _dt.datetime.now(_dt.timezone.utc)
-    result = repo.run("check", check=False)
+    result = repo.run("check", "--read-data", check=False)
     finished = _dt.datetime.now(_dt.timezone.utc)
     path.write_text(json.dumps({"status": "ok" if result.returncode == 0 else "failed",
                                 "started_at": started.isoformat(), "finished_at": finished.isoformat(),
@@ -329,3 +330,22 @@ def test_nothing_unproven_is_called_safe_when_the_evidence_is_empty(world, tmp_p
     assert result["counts"]["safe"] == 0
     with pytest.raises(safe_to_delete.SafeDeleteError, match="at least 1"):
         run(world, output_dir=str(tmp_path / "r0"), min_copies=0)
+
+
+def test_a_damaged_repository_fails_its_real_check_and_stops_counting(world, tmp_path):
+    # bit rot in the offsite repository: restic check finds it, and the repository no longer counts
+    import hashlib  # pylint: disable=import-outside-toplevel
+    damaged = ResticRepo(tmp_path)
+    shutil.copytree(world["repos"]["offsite"].path, damaged.path)
+    damaged.corrupt_blob(hashlib.sha256(world["photos"]["safe"].resources[0].data).hexdigest())
+    check = _check_passed(damaged, tmp_path / "check-offsite.json")
+    assert json.loads(check.read_text())["status"] == "failed"
+    restic = copy.deepcopy(world["params"]["restic"])
+    restic[1].update(env_file=str(damaged.write_env_file(tmp_path / "offsite.env")), check_status_file=str(check))
+    result = run(world, output_dir=str(tmp_path / "r"), restic=restic)
+    got = by_key(world, result)
+    assert got["safe"]["status"] == "keep" and "too_few_copies" in codes(got["safe"])
+    assert result["counts"]["safe"] == 0
+    offsite = [b for b in result["evidence"]["backups"] if b["name"] == "offsite"][0]
+    assert offsite["counts"] is False and "failed" in offsite["problem"]
+    assert offsite["fix"] == "systemctl start sovereign-restic-check-offsite.service"
