@@ -180,7 +180,6 @@ class VaultIndex:
         self.rejected: dict[tuple[str, str], list[tuple[str, int, str]]] = {}
         self.unseen: dict[tuple[str, str], list[tuple[str, int]]] = {}
         self.drill: dict | None = None
-        self.drill_failures: dict[str, str] = {}
         self.drills_by_repository: dict[str, dict] = {}  # the last drill from each repository
         self.sources = 0
 
@@ -251,12 +250,6 @@ def load_vault(vault: str, catalog: str | None, roots: list[str]) -> VaultIndex:
         for repository, passed, performed_at in cat.execute(
                 "SELECT repository, passed, performed_at FROM restore_drills ORDER BY id").fetchall():
             index.drills_by_repository[repository] = {"passed": bool(passed), "performed_at": performed_at}
-        if index.drill:
-            for sha, status, detail in cat.execute(
-                    "SELECT sha256, status, detail FROM restore_drill_files WHERE drill_id = ?",
-                    (index.drill["id"],)).fetchall():
-                if status != "ok":
-                    index.drill_failures[sha] = detail or status
     finally:
         cat.close()
     return index
