@@ -15,6 +15,7 @@ show ``lowpowermode`` (0/1); a wanted ``lowpowermode`` is compared with either.
 
 from __future__ import annotations
 
+import os
 import re
 
 SOURCES = {"all": "-a", "ac": "-c", "battery": "-b", "ups": "-u"}
@@ -158,6 +159,7 @@ class Pmset:
     def __init__(self, run, binary: str = "pmset"):
         self.run = run
         self.binary = binary
+        self.name = os.path.basename(binary)
 
     def read(self) -> dict:
         rc, out, err = self.run([self.binary, "-g", "custom"])
@@ -177,7 +179,7 @@ class Pmset:
         if rc != 0:
             raise PmsetError(f"{' '.join(argv)} failed (rc {rc}): {(err or out).strip()}. "
                              "pmset must run as root (become: true).")
-        return argv
+        return [self.name] + argv[1:]
 
 
 def ensure(pmset: Pmset, settings: dict, source: str, check_mode: bool) -> dict:
@@ -203,7 +205,7 @@ def ensure(pmset: Pmset, settings: dict, source: str, check_mode: bool) -> dict:
                                 f"{'it' if len(still) == 1 else 'them'}.")
     else:
         if to_write:
-            commands.append(" ".join([pmset.binary, SOURCES[source]] +
+            commands.append(" ".join([pmset.name, SOURCES[source]] +
                                      [x for kv in to_write.items() for x in kv]))
         after = {t: {k: (wanted[k] if k in to_write else v) for k, v in values.items()}
                  for t, values in before.items()}

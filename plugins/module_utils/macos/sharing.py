@@ -15,6 +15,7 @@ Share and guest flags on the command line are three digits, one per protocol: af
 
 from __future__ import annotations
 
+import os
 import re
 
 PROTOCOLS = ("afp", "ftp", "smb")
@@ -93,6 +94,7 @@ class Sharing:
     def __init__(self, run, binary: str = "sharing"):
         self.run = run
         self.binary = binary
+        self.name = os.path.basename(binary)
 
     def _run(self, args: list[str]) -> str:
         argv = [self.binary] + args
@@ -151,7 +153,7 @@ def ensure(sharing: Sharing, name: str, path: str | None, protocols: list[str], 
     commands = []
     for action in actions:
         argv = sharing.command(action, name, path, protocols, guest)
-        commands.append(" ".join([sharing.binary] + argv))
+        commands.append(" ".join([sharing.name] + argv))
         if not check_mode:
             sharing._run(argv)
     share = after
