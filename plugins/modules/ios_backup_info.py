@@ -69,16 +69,36 @@ devices:
   type: list
   elements: dict
   contains:
-    name: {description: Device name (from the list, or the backup's C(Device Name) for an unknown one)., type: str}
-    owner: {description: Owner from the list (null for an unknown backup)., type: str}
-    udid: {description: UDID of the backup matched (or the one asked for)., type: str}
-    status: {description: "V(fresh), V(stale), V(missing) or V(unknown).", type: str}
-    age_days: {description: Days since the last backup (null without one)., type: float}
-    last_backup: {description: The backup's C(Last Backup Date), ISO 8601 in UTC., type: str}
-    max_age_days: {description: The freshness limit applied., type: float}
-    product_type: {description: The backup's C(Product Type) (C(iPhone15,2))., type: str}
-    path: {description: The backup folder., type: str}
-    reason: {description: Why a device is not fresh, or why a backup is unknown., type: str}
+    name:
+      description: Device name (from the list, or the backup's C(Device Name) for an unknown one).
+      type: str
+    owner:
+      description: Owner from the list (null for an unknown backup).
+      type: str
+    udid:
+      description: UDID of the backup matched (or the one asked for).
+      type: str
+    status:
+      description: V(fresh), V(stale), V(missing) or V(unknown).
+      type: str
+    age_days:
+      description: Days since the last backup (null without one).
+      type: float
+    last_backup:
+      description: The backup's C(Last Backup Date), ISO 8601 in UTC.
+      type: str
+    max_age_days:
+      description: The freshness limit applied.
+      type: float
+    product_type:
+      description: The backup's C(Product Type), for example C(iPhone16,1).
+      type: str
+    path:
+      description: The backup folder.
+      type: str
+    reason:
+      description: Why a device is not fresh, or why a backup is unknown.
+      type: str
   sample: [{name: iPhone 15 Pro, owner: Nithin, udid: 00008120-001A2B3C4D5E6F70, status: fresh, age_days: 0.4,
             last_backup: "2026-12-03T21:02:00+00:00", max_age_days: 7, product_type: "iPhone16,1",
             path: /Volumes/Pegasus/iMazing/Backups/00008120-001A2B3C4D5E6F70, reason: null}]

@@ -82,4 +82,3 @@ def test_an_unreadable_info_plist_is_an_unknown_backup_with_its_reason(tmp_path)
 def test_a_missing_root_says_what_to_check(tmp_path):
     with pytest.raises(BackupRootError, match="is the volume mounted"):
         scan(str(tmp_path / "not-mounted"))
-
