@@ -16,7 +16,8 @@ description:
     the wanted O(devices).
   - Each wanted device comes back V(fresh), V(stale) (older than its O(devices[].max_age_days), or with no
     readable date) or V(missing); a backup that matches no wanted device comes back V(unknown).
-  - Apple Watches are backed up inside their iPhone's backup and are not listed as devices.
+  - Apple Watches are backed up inside their iPhone's backup and have no backup folder of their own. Leave them
+    out, or list them with O(devices[].inside) set to their iPhone's name to see them with that backup's status.
 extends_documentation_fragment:
   - sovereign.cloud.attributes
   - sovereign.cloud.attributes.info_module
@@ -45,6 +46,11 @@ options:
         description: A backup older than this many days is stale.
         type: float
         default: 7
+      inside:
+        description:
+          - For a device backed up inside another one's backup (an Apple Watch inside its iPhone's), the O(devices[].name)
+            of that device; this one then takes its status and has no folder of its own.
+        type: str
 """
 
 EXAMPLES = r"""
@@ -141,6 +147,7 @@ def main() -> None:
                 "owner": {"type": "str"},
                 "udid": {"type": "str"},
                 "max_age_days": {"type": "float", "default": 7},
+                "inside": {"type": "str"},
             }},
         },
         supports_check_mode=True,
