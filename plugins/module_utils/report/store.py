@@ -53,19 +53,32 @@ def write(document: dict, output_dir: str, formats=FORMATS, keep: int = 30,
         target = prometheus_target(prometheus_path, output_dir, document["playbook"])
         written["prom"] = atomic.write_text(target, prometheus.render(document))
     if keep and keep > 0 and os.path.isdir(output_dir):
-        prune(output_dir, keep)
+        prune(output_dir, keep, current=run)
     return written
 
 
-def prune(output_dir: str, keep: int) -> list[str]:
-    """Remove the report files of all but the newest ``keep`` runs (names sort by time)."""
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def prune(output_dir: str, keep: int, current: str | None = None) -> list[str]:
+    """Remove the report files of all but the newest ``keep`` runs (by the time in their names,
+    then by file time for runs in the same second); the run just written (``current``) stays."""
     runs: dict[str, list[str]] = {}
     for name in os.listdir(output_dir):
         match = _RUN_FILE.match(name)
         if match:
             runs.setdefault(match.group(1), []).append(name)
+
+    def age(run: str):
+        return (run == current, run.split("-", 1)[0],
+                max(_mtime(os.path.join(output_dir, name)) for name in runs[run]))
+
     removed = []
-    for run in sorted(runs)[:-keep]:
+    for run in sorted(runs, key=age, reverse=True)[keep:]:
         for name in runs[run]:
             try:
                 os.unlink(os.path.join(output_dir, name))
