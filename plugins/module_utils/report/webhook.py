@@ -96,6 +96,9 @@ def send(request: dict, opener, timeout: float = 10.0) -> str | None:
             return f"webhook {redact(request['url'])} answered HTTP {code}"
     except Exception as exc:  # pylint: disable=broad-exception-caught
         # Anything from the network (HTTPError, URLError, timeouts, TLS) only warns.
+        code = getattr(exc, "code", None)
+        if isinstance(code, int):
+            return f"webhook {redact(request['url'])} answered HTTP {code}"
         return f"webhook {redact(request['url'])} failed: {type(exc).__name__}: {one_line_error(exc)}"
     return None
 
