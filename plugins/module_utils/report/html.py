@@ -12,6 +12,7 @@ from the document goes through :func:`html.escape`.
 
 from __future__ import annotations
 
+import datetime as _dt
 from html import escape
 
 SHOWN_CHANGES = 6
@@ -75,6 +76,15 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+def _when(text: str) -> str:
+    """``2026-12-04T05:41:51Z`` as ``Fri 4 Dec 2026, 05:41 UTC``."""
+    try:
+        moment = _dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return str(text)
+    return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M} UTC"
+
+
 def _failures(host: dict) -> str:
     if not host["failures"]:
         return ""
@@ -132,8 +142,9 @@ def render(document: dict) -> str:
     check_mode = bool(document.get("check_mode"))
     totals = document["totals"]
     status = document["status"]
+    bad = sum(1 for host in document["hosts"].values() if host["status"] in ("failed", "unreachable"))
     if not document["success"]:
-        verdict = "Something failed"
+        verdict = f"{bad} of {len(document['hosts'])} hosts failed" if bad else "Something failed"
     elif status == "changed":
         verdict = "All good \u2014 changes would be made" if check_mode else "All good \u2014 changes made"
     else:
@@ -160,7 +171,7 @@ def render(document: dict) -> str:
 <header class="run {_e(status)}"><h1>{_e(document['playbook'] or 'run')}</h1>
 <span class="verdict">{_e(verdict)}</span>
 <div class="totals">{pills}</div>
-<div class="meta">{_e(document['finished_at'])} \u00b7 took {_e(_duration(document['duration_seconds']))} \u00b7
+<div class="meta"><time datetime="{_e(document['finished_at'])}">{_e(_when(document['finished_at']))}</time> \u00b7 took {_e(_duration(document['duration_seconds']))} \u00b7
 {len(document['hosts'])} host(s){mode} \u00b7 run {_e(document['run_id'])}</div></header>
 <div class="hosts">{cards}</div>
 <footer>sovereign.cloud run report \u00b7 schema {_e(document['schema'])}</footer>

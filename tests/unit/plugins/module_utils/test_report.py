@@ -130,7 +130,7 @@ def test_html_is_self_contained_and_says_what_happened():
     assert page.startswith("<!DOCTYPE html>") and 'name="viewport"' in page
     for external in ("<script", "<link", "src=", "@import", "url(", "http://", "https://"):
         assert external not in page, external
-    assert "Something failed" in page
+    assert "2 of 3 hosts failed" in page and "Fri 4 Dec 2026, 02:01 UTC" in page
     assert "2 originals are corrupt" in page and "last words" in page
     assert "12 photos ingested, 2 duplicates" in page
     assert "base: Ensure the data root exists" in page
