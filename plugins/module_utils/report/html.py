@@ -38,7 +38,7 @@ header.run h1{font-size:1.25rem;margin:0;flex:1 1 260px}
 .pill{display:inline-block;padding:1px 9px;border-radius:999px;font-size:.85rem;background:var(--line);white-space:nowrap}
 .pill.ok{background:var(--ok-bg);color:var(--ok)}.pill.changed{background:var(--chg-bg);color:var(--chg)}
 .pill.failed,.pill.unreachable{background:var(--bad-bg);color:var(--bad)}
-.hosts{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:12px}
+.hosts{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:12px}
 section.host{background:var(--card);border-radius:10px;padding:12px 14px;border-top:5px solid var(--ok);min-width:0}
 section.host.changed{border-top-color:var(--chg)}
 section.host.failed,section.host.unreachable{border-top-color:var(--bad)}
@@ -154,7 +154,7 @@ def render(document: dict) -> str:
     if not cards:
         cards = '<p class="none">No hosts matched.</p>'
     pills = "".join(
-        f'<span class="pill {cls}">{totals[key]} {label}</span>'
+        f'<span class="pill {cls if totals[key] else ""}">{totals[key]} {label}</span>'
         for key, label, cls in (("failed", "failed", "failed"), ("unreachable", "unreachable", "unreachable"),
                                 ("changed", "would change" if check_mode else "changed", "changed"),
                                 ("ok", "ok", "ok"), ("skipped", "skipped", ""))
