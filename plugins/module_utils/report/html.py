@@ -160,6 +160,7 @@ def render(document: dict) -> str:
                                 ("ok", "ok", "ok"), ("skipped", "skipped", ""))
         if totals[key] or key in ("failed", "changed", "ok"))
     mode = " \u00b7 check mode" if check_mode else ""
+    when = f'<time datetime="{_e(document["finished_at"])}">{_e(_when(document["finished_at"]))}</time>'
     title = f"{document['playbook'] or 'run'}: {verdict}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -171,7 +172,7 @@ def render(document: dict) -> str:
 <header class="run {_e(status)}"><h1>{_e(document['playbook'] or 'run')}</h1>
 <span class="verdict">{_e(verdict)}</span>
 <div class="totals">{pills}</div>
-<div class="meta"><time datetime="{_e(document['finished_at'])}">{_e(_when(document['finished_at']))}</time> \u00b7 took {_e(_duration(document['duration_seconds']))} \u00b7
+<div class="meta">{when} \u00b7 took {_e(_duration(document['duration_seconds']))} \u00b7
 {len(document['hosts'])} host(s){mode} \u00b7 run {_e(document['run_id'])}</div></header>
 <div class="hosts">{cards}</div>
 <footer>sovereign.cloud run report \u00b7 schema {_e(document['schema'])}</footer>

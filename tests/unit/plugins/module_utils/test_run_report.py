@@ -259,10 +259,7 @@ def test_send_never_raises_and_never_names_the_whole_url():
 
 # storage ---------------------------------------------------------------------------------------
 def test_store_writes_every_format_and_keeps_n_runs(tmp_path):
-    written = []
-    for _ in range(4):
-        doc = sample()
-        written.append(store.write(doc, str(tmp_path / "r"), keep=2))
+    written = [store.write(sample(), str(tmp_path / "r"), keep=2) for run_number in range(4)]
     names = sorted(os.listdir(tmp_path / "r"))
     runs = sorted({n.rsplit(".", 1)[0] for n in names if n.startswith("2026")})
     assert len(runs) == 2

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -149,11 +150,11 @@ def generic(project, tmp_path_factory):
     with Capture() as hook:
         result = run(project, out, webhook_url=hook.url + "/hook", webhook_kind="generic", webhook_when="always",
                      link="http://nas.lan/reports/latest.html")
-    return result, out, hook.requests
+    return SimpleNamespace(result=result, out=out, requests=hook.requests)
 
 
 def test_the_document_tells_each_host_s_story(generic):
-    result, out, _ = generic
+    result, out = generic.result, generic.out
     assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
     doc = json.loads((out / "latest.json").read_text())
     assert doc["schema"] == "sovereign.cloud/run-report/1" and doc["playbook"] == "report.yml"
@@ -175,7 +176,7 @@ def test_the_document_tells_each_host_s_story(generic):
 
 
 def test_html_and_textfile(generic):
-    _, out, _ = generic
+    out = generic.out
     page = (out / "latest.html").read_text()
     assert "the disk &lt;sdb&gt; &amp; its mirror are gone" in page
     assert "1 duplicate &lt;b&gt;kept&lt;/b&gt;" in page and "<b>" not in page
@@ -189,7 +190,7 @@ def test_html_and_textfile(generic):
 
 
 def test_generic_webhook_is_received(generic):
-    _, out, requests = generic
+    out, requests = generic.out, generic.requests
     [request] = requests
     assert request["path"] == "/hook" and request["headers"]["Content-Type"] == "application/json"
     body = json.loads(request["body"])
@@ -198,7 +199,7 @@ def test_generic_webhook_is_received(generic):
 
 
 def test_a_vaulted_secret_never_leaks(generic):
-    result, out, requests = generic
+    result, out, requests = generic.result, generic.out, generic.requests
     assert_no_secret(out, requests)
     # The password did reach the tasks (the vault was decrypted): the no_log tasks ran and one failed.
     assert "secretive" in result.stdout and "censored" in result.stdout
@@ -248,7 +249,7 @@ def test_html_in_headless_chromium(generic):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
         pytest.skip("chromium is not installed (Debian package chromium; scripts/test-deps.sh chromium:chromium)")
-    _, out, _ = generic
+    out = generic.out
     OUTPUT.mkdir(parents=True, exist_ok=True)
     for label, size in (("laptop", "1366,768"), ("phone", "390,844")):
         shot = OUTPUT / f"report-{label}.png"
