@@ -14,8 +14,8 @@ description:
     that sovereign.cloud modules return - as a JSON document, a self-contained HTML page and a
     Prometheus textfile for node_exporter's textfile collector, and optionally sends a webhook
     (generic JSON, ntfy or healthchecks.io) on failure or always.
-  - Results of C(no_log) tasks are never looked into - a failure shows its task name and
-    C(output hidden (no_log)) - so secrets cannot reach any of the outputs.
+  - Results of C(no_log) tasks are never looked into - a failure shows its task name and that its
+    output is hidden - so secrets cannot reach any of the outputs.
   - Enable it with C(callbacks_enabled = sovereign.cloud.report); the project's C(ansible.cfg) does.
     The JSON schema and how to wire ntfy, healthchecks.io and node_exporter are in docs/reports.md.
 author: sovereign.cloud developers (@sovereign-cloud)
