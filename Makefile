@@ -23,7 +23,7 @@ venv: ## Create .venv with Python >= 3.12 and the pinned controller requirements
 
 demo: venv ## Run the full rollout against this machine, inside .demo/, without root
 	python scripts/demo-inbox.py .demo/inbox
-	ansible-playbook playbooks/site.yml -i inventory/demo
+	SOVEREIGN_REPORT_DIR=$(CURDIR)/.demo/reports ansible-playbook playbooks/site.yml -i inventory/demo
 
 test: venv ## Run every test layer: unit, sanity, lint, molecule, integration
 	@scripts/run-tests.sh

@@ -57,6 +57,8 @@ def run_playbook(tmp_path):
                 "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
                 "ANSIBLE_FORCE_COLOR": "0",
                 "PATH": os.environ.get("PATH", ""),
+                # The sovereign.cloud.report callback writes here, not into the user's home.
+                "SOVEREIGN_REPORT_DIR": str(tmp_path / "reports"),
             },
             quiet=True,
         )

@@ -32,6 +32,13 @@ def test_demo_rollout_is_green_then_idempotent(run_playbook, tmp_path):
     second = run_playbook("site.yml", REPO / "inventory" / "demo", extravars)
     assert second.rc == 0, second.stdout[-3000:]
     assert second.changed == 0, second.stdout[-3000:]
+    # The run reports (sovereign.cloud.report, docs/reports.md): JSON, HTML, Prometheus textfile.
+    reports = tmp_path / "reports"
+    latest = json.loads((reports / "latest.json").read_text())
+    assert latest["playbook"] == "site.yml" and latest["success"] and latest["totals"]["changed"] == 0
+    assert len(list(reports.glob("2*.json"))) == 2 and len(list(reports.glob("2*.html"))) == 2
+    assert "sovereign_cloud_run_last_success{playbook=\"site.yml\"} 1" in (
+        reports / "textfile" / "sovereign_cloud_run_site.prom").read_text()
 
     # What the demo promises a reader: everything under the demo root, and a summary at the end.
     assert (demo_root / "data").is_dir()
