@@ -148,8 +148,7 @@ OPTIONS = {
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec={**API_ARGUMENT_SPEC, **OPTIONS}, supports_check_mode=True,
-                           mutually_exclusive=[("all", "vmids")])
+    module = AnsibleModule(argument_spec={**API_ARGUMENT_SPEC, **OPTIONS}, supports_check_mode=True)
     params = module.params
     try:
         client = PveClient.from_params(params)

@@ -87,7 +87,7 @@ EXAMPLES = r"""
     api_password: "{{ vault_pve_root_password }}"
     fingerprint: "{{ sovereign_pve_fingerprint }}"
     node: intel-1250p
-    vmid: 51
+    vmid: 151
     mp: mp0
     host_path: /mnt/media
     container_path: /mnt/media
@@ -111,7 +111,7 @@ vmid:
   description: The container id (looked up from O(hostname) when given).
   returned: success
   type: int
-  sample: 51
+  sample: 151
 node:
   description: The node.
   returned: success
@@ -142,7 +142,7 @@ summary:
   description: What was done, in words.
   returned: always
   type: str
-  sample: "container 51 (intel-1250p): set mp0: /mnt/media,mp=/mnt/media,ro=1"
+  sample: "container 151 (intel-1250p): set mp0: /mnt/media,mp=/mnt/media,ro=1"
 kind:
   description: >-
     Why it failed: V(unreachable), V(fingerprint), V(auth), V(permission) (names the privilege), V(bind_mount)

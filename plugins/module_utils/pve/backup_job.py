@@ -131,6 +131,9 @@ def plan(job: dict | None, desired: dict, state: str) -> dict:
     if desired.get("vmid") and before.get("all") == "1":
         params["all"] = "0"
         after.pop("all", None)
+    # The schema: notes-template requires storage in the same call.
+    if "notes-template" in params and "storage" not in params:
+        params["storage"] = wire("storage", desired.get("storage") or job.get("storage"))
     action = "update" if params or deletes else "none"
     return {"action": action, "params": params, "delete": sorted(set(deletes)), "before": before, "after": after}
 
