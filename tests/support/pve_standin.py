@@ -68,7 +68,7 @@ class PVEStandIn(FakePve):
         return out
 
     @staticmethod
-    def _verify(job: dict) -> None:
+    def _verify_job(job: dict) -> None:
         """VZDump::verify_vzdump_parameters (with check_missing)."""
         truthy = lambda key: str(job.get(key, "0")) in ("1", "true", "True")  # noqa: E731
         if truthy("all") and job.get("vmid"):
@@ -97,7 +97,7 @@ class PVEStandIn(FakePve):
         if job_id in self.backup_jobs:
             raise PveError(500, f"Job '{job_id}' already exists")
         job = {k: x for k, x in v.items() if k not in NOT_STORED}
-        self._verify(job)
+        self._verify_job(job)
         self.backup_jobs[job_id] = job
         return None
 
@@ -107,7 +107,7 @@ class PVEStandIn(FakePve):
         for key in deletes:
             job.pop(key, None)
         job.update({k: x for k, x in v.items() if k not in NOT_STORED})
-        self._verify(job)
+        self._verify_job(job)
         self.backup_jobs[v["id"]] = job
         return None
 

@@ -146,6 +146,12 @@ class PveClient:
             return
         if fingerprint:
             self._check_fingerprint(api_host, api_port, fingerprint, timeout)
+            # The pin is the certificate check; requests' warning about verify=False would mislead.
+            try:
+                import urllib3  # pylint: disable=import-outside-toplevel
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            except ImportError:
+                pass
         kwargs = {"port": api_port, "verify_ssl": validate_certs and not fingerprint, "timeout": timeout,
                   "service": "PVE"}
         if api_token_id:
