@@ -11,8 +11,8 @@ short_description: Manage a Proxmox VE datacenter backup job (vzdump schedule)
 version_added: 0.1.0
 author: sovereign.cloud developers (@sovereign-cloud)
 description:
-  - Creates, updates or removes a datacenter backup job (C(/cluster/backup), Datacenter > Backup in the web UI):
-    when it runs, to which storage, which guests, the backup mode and the retention.
+  - Creates, updates or removes a datacenter backup job (C(/cluster/backup), Datacenter > Backup in the web UI), that
+    is when it runs, to which storage, which guests, the backup mode and the retention.
   - Only the options given are managed; the rest of the job is left as it is. O(prune_backups) is compared as a
     retention policy (key order and a mapping versus a string do not matter).
   - C(community.proxmox.proxmox_backup_schedule) only adds guests to an existing job; this module owns the job.
@@ -48,7 +48,8 @@ options:
     choices: [snapshot, suspend, stop]
   prune_backups:
     description:
-      - Retention on the target (C(prune-backups)), as a mapping (V({keep-daily: 7, keep-weekly: 4, keep-monthly: 6}))
+      - >-
+        Retention on the target (C(prune-backups)), as a mapping (V({keep-daily: 7, keep-weekly: 4, keep-monthly: 6}))
         or PVE's string (V(keep-daily=7,keep-weekly=4,keep-monthly=6)). Keys C(keep-all), C(keep-last),
         C(keep-hourly), C(keep-daily), C(keep-weekly), C(keep-monthly), C(keep-yearly) (C(_) works for C(-)).
     type: raw

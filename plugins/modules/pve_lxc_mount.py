@@ -11,7 +11,8 @@ short_description: Manage a mount point (mpN) of a Proxmox VE container
 version_added: 0.1.0
 author: sovereign.cloud developers (@sovereign-cloud)
 description:
-  - Sets or removes one mount point C(mpN) of an LXC container, such as the read-only bind mount
+  - >-
+    Sets or removes one mount point C(mpN) of an LXC container, such as the read-only bind mount
     C(mp0: /mnt/media,mp=/mnt/media,ro=1) that lets an Immich container read the media dataset.
   - Reads the container config with its C(digest) and writes with it, so a concurrent change makes the
     write fail instead of being overwritten. Values are compared parsed (key order and C(ro=true) versus
