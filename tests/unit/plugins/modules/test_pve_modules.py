@@ -10,6 +10,7 @@ import socket
 import pytest
 
 from ansible_collections.sovereign.cloud.plugins.modules import pve_backup_job, pve_lxc_mount
+from support import return_docs
 from support.ansible_module import run_module
 from support.pve_standin import PVEStandIn
 
@@ -162,3 +163,13 @@ def test_a_missing_privilege_is_named_before_any_write(pve):
     assert "ops@pve!ansible lacks the privilege Sys.Modify on /" in result["msg"]
     assert "pveum acl modify / --roles PVEAdmin --tokens 'ops@pve!ansible'" in result["msg"]
     assert not pve.writes
+
+
+def test_both_modules_return_what_they_document(pve, root, token):
+    mounts = [run_module(pve_lxc_mount, {**root, **MEDIA, "vmid": 151}),
+              run_module(pve_lxc_mount, {**root, **MEDIA, "vmid": 151}, check_mode=True),
+              run_module(pve_lxc_mount, {**token, **MEDIA, "vmid": 151, "mp": "mp1"})]
+    return_docs.assert_matches("pve_lxc_mount", mounts)
+    jobs = [run_module(pve_backup_job, {**token, **SEED_JOB}), run_module(pve_backup_job, {**token, **SEED_JOB}),
+            run_module(pve_backup_job, {**root, "api_password": "wrong", "id": "j", "all": True})]
+    return_docs.assert_matches("pve_backup_job", jobs)
