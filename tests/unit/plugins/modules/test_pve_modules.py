@@ -5,6 +5,7 @@ preflight errors (unreachable, wrong fingerprint, missing privilege, no such con
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from ansible_collections.sovereign.cloud.plugins.modules import pve_backup_job, pve_lxc_mount
 from support import return_docs
 from support.ansible_module import run_module
+from support import pvesh_standin
 from support.pve_standin import PVEStandIn
 
 NODE = "intel-1250p"
@@ -173,3 +175,20 @@ def test_both_modules_return_what_they_document(pve, root, token):
     jobs = [run_module(pve_backup_job, {**token, **SEED_JOB}), run_module(pve_backup_job, {**token, **SEED_JOB}),
             run_module(pve_backup_job, {**root, "api_password": "wrong", "id": "j", "all": True})]
     return_docs.assert_matches("pve_backup_job", jobs)
+
+
+def test_local_backend_runs_pvesh_as_root_so_a_bind_mount_is_allowed(pve, tmp_path, monkeypatch):
+    """proxmoxer's local backend as on the node: pvesh (a stand-in forwarding to the PVE stand-in as root@pam)."""
+    pvesh_standin.install(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setenv("PVESH_STANDIN_URL", pve.url)
+    monkeypatch.setenv("PVESH_STANDIN_PASSWORD", "secret")
+    args = {"backend": "local", **MEDIA, "hostname": "immich", "restart": True}
+    pve.ct(151).config["mp0"] = "/mnt/media,mp=/mnt/media"
+    result = run_module(pve_lxc_mount, args)
+    assert not result.get("failed"), result
+    assert result["changed"] and result["restarted"] and result["pending"] is False, result
+    assert pve.ct(151).config["mp0"] == "/mnt/media,mp=/mnt/media,ro=1"
+    assert not run_module(pve_lxc_mount, args)["changed"]
+    missing = run_module(pve_lxc_mount, {**args, "hostname": None, "vmid": 999})
+    assert missing["failed"] and missing["kind"] == "not_found"
