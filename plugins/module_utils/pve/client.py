@@ -155,7 +155,7 @@ class PveClient:
         kwargs = {"port": api_port, "verify_ssl": validate_certs and not fingerprint, "timeout": timeout,
                   "service": "PVE"}
         if api_token_id:
-            user, _, name = api_token_id.partition("!") if "!" in api_token_id else (api_user, "", api_token_id)
+            user, name = api_token_id.split("!", 1) if "!" in api_token_id else (api_user, api_token_id)
             kwargs.update(user=user, token_name=name, token_value=api_token_secret)
         else:
             kwargs.update(user=api_user, password=api_password)
