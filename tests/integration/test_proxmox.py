@@ -148,3 +148,14 @@ def test_pve_play_plans_then_converges_then_changes_nothing(run_playbook, tmp_pa
     assert job["notes-template"] == "{{guestname}}"
     storage = pve.storages["pbs-1250p"]
     assert storage["type"] == "pbs" and storage["server"] == "192.168.1.52" and storage["datastore"] == "backups"
+
+
+def test_pve_play_reports_a_mount_change_pending_on_the_running_container(run_playbook, tmp_path, pve):
+    # The Immich container already has mp0, read-write: PVE stages the change until the container restarts.
+    pve.ct(IMMICH_CTID).config["mp0"] = "/mnt/media,mp=/mnt/media"
+    run = pve_run(run_playbook, tmp_path, pve)
+    assert run.rc == 0 and run.failed == 0, run.stdout[-3000:]
+    assert pve.ct(IMMICH_CTID).pending == {"mp0": "/mnt/media,mp=/mnt/media,ro=1"}
+    assert pve.ct(IMMICH_CTID).config["mp0"] == "/mnt/media,mp=/mnt/media"
+    assert f"pending until the container restarts (pct reboot {IMMICH_CTID})" in run.stdout
+    assert not [r for r in pve.requests if "/status/reboot" in r[1]], "restarted without restart: true"
