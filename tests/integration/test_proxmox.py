@@ -143,8 +143,7 @@ def test_pve_play_plans_then_converges_then_changes_nothing(run_playbook, tmp_pa
     # ... every guest is backed up daily at 2 AM to the PBS entry, keeping 7 daily, 4 weekly, 6 monthly.
     job = pve.backup_jobs["daily-0200"]
     assert job["schedule"] == "02:00" and job["storage"] == "pbs-1250p" and str(job["all"]) == "1"
-    keep = dict(part.split("=") for part in job["prune-backups"].split(","))
-    assert keep == {"keep-daily": "7", "keep-weekly": "4", "keep-monthly": "6"}
+    assert job["prune-backups"] == "keep-daily=7,keep-weekly=4,keep-monthly=6"
     assert job["notes-template"] == "{{guestname}}"
     storage = pve.storages["pbs-1250p"]
     assert storage["type"] == "pbs" and storage["server"] == "192.168.1.52" and storage["datastore"] == "backups"

@@ -9,7 +9,8 @@ here, so tokens and other users are checked; root@pam with a ticket passes). Sto
 PVE's "already defined" error. ``/access/permissions``.
 
 Added here (``/cluster/backup`` and ``/cluster/backup/{id}``, GET/POST/PUT/DELETE): jobs stored per id with
-``type: vzdump``, ``enabled`` 1 by default, PUT merging and ``delete``, and VZDump's parameter rules. Wording
+``type: vzdump``, ``enabled`` 1 by default, PUT merging and ``delete``, and VZDump's parameter rules. GETs answer
+``prune-backups`` as an object, as the schema's ``returns`` declares; writes take the property string. Wording
 not found in ../shared/reference (from memory of PVE's API2/Backup.pm and VZDump.pm, so assumptions):
 "Job '<id>' already exists", "no such vzdump job", "option conflicts with option 'vmid'" and
 "property is missing" for a job without vmid, all or pool.
@@ -65,6 +66,10 @@ class PVEStandIn(FakePve):
         out = {"id": job_id, "type": "vzdump", "enabled": 1}
         for key, value in job.items():
             out[key] = int(str(value) in ("1", "true", "True")) if key in BOOLEANS else value
+        # The schema's returns: prune-backups is an object (keep-all boolean, the others integers).
+        if out.get("prune-backups"):
+            prune = dict(part.split("=", 1) for part in str(out["prune-backups"]).split(",") if "=" in part)
+            out["prune-backups"] = {k: (int(v in ("1", "true")) if k == "keep-all" else int(v)) for k, v in prune.items()}
         return out
 
     @staticmethod

@@ -24,7 +24,8 @@ DEFAULTS = {"all": "0", "enabled": "1", "mode": "snapshot", "compress": "0"}
 
 
 def parse_prune(value) -> dict:
-    """'keep-daily=7,keep-weekly=4' or {'keep-daily': 7} (or keep_daily) -> {'keep-daily': 7, ...}."""
+    """'keep-daily=7,keep-weekly=4' or {'keep-daily': 7} (or keep_daily) -> {'keep-daily': 7, ...}.
+    PVE's GET answers the job's prune-backups as an object (its schema), writes take the property string."""
     if value in (None, ""):
         return {}
     if isinstance(value, dict):
@@ -36,6 +37,8 @@ def parse_prune(value) -> dict:
         key = str(key).strip().replace("_", "-")
         if key not in PRUNE_KEYS:
             raise PveError(f"prune_backups: unknown key {key!r} (known: {', '.join(PRUNE_KEYS)}).", "usage")
+        if isinstance(number, bool) or str(number).lower() in ("true", "false"):
+            number = 1 if str(number).lower() == "true" else 0
         try:
             n = int(str(number).strip())
         except ValueError:

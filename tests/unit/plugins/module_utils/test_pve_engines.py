@@ -73,9 +73,14 @@ SEED = {"schedule": "02:00", "storage": "pbs-1250p", "all": True, "mode": "snaps
 
 @pytest.mark.parametrize("value", ["keep-daily=7,keep-weekly=4,keep-monthly=6",
                                    "keep-monthly=6,keep-daily=7,keep-weekly=4",
-                                   {"keep_daily": 7, "keep_weekly": "4", "keep_monthly": 6, "keep_yearly": 0}])
+                                   {"keep_daily": 7, "keep_weekly": "4", "keep_monthly": 6, "keep_yearly": 0},
+                                   {"keep-all": False, "keep-daily": 7, "keep-weekly": 4, "keep-monthly": 6}])
 def test_prune_backups_is_compared_as_a_mapping(value):
     assert backup_job.canonical("prune-backups", value) == "keep-daily=7,keep-weekly=4,keep-monthly=6"
+
+
+def test_keep_all_from_the_object_pve_returns():
+    assert backup_job.canonical("prune-backups", {"keep-all": True}) == "keep-all=1"
 
 
 def test_prune_backups_rejects_unknown_keys_and_non_numbers():
