@@ -111,9 +111,10 @@ def evaluate_item(host: str, kind: str, name: str, entry: dict | None, expectati
     doc = (entry or {}).get("doc")
     registered = kinds.lookup(kind)
     limits = thresholds_for(kind, name, expectation, doc, overrides)
-    title = (expectation or {}).get("title") or (registered.title if registered else kind)
-    if registered and name and name not in title:
-        title = f"{title}: {name}"
+    title = (expectation or {}).get("title")
+    if not title:
+        title = f"{registered.title if registered else kind}: {name}" if name else (
+            registered.title if registered else kind)
     item = {
         "host": host, "kind": kind, "name": name, "title": title,
         "group": registered.group if registered else "Other", "known_kind": registered is not None,
@@ -125,17 +126,16 @@ def evaluate_item(host: str, kind: str, name: str, entry: dict | None, expectati
     }
     if entry is None:
         every = human_every(limits["every"])
-        return dict(item, state="red", reason=f"no status recorded: expected every {every}, it has never run here",
-                    summary="no status file yet")
+        return dict(item, state="red", reason=f"No record of it: it should run every {every}.")
     if doc is None:
-        return dict(item, state="red", reason=f"the status file cannot be read: {entry.get('error')}",
+        return dict(item, state="red", reason=f"Its status file cannot be read: {entry.get('error')}.",
                     summary=entry.get("error") or "")
     age = _age(doc.get("last_success_at"), now)
     item.update(age=age, age_text=(f"{human_age(age)} ago" if age and age >= 60 else "just now")
                 if age is not None else "never")
     if not doc.get("ok"):
-        when = f"last success {item['age_text']}" if age is not None else "it has never succeeded"
-        return dict(item, state="red", reason=f"the last run failed ({when})")
+        return dict(item, state="red", reason="The last run failed." if age is not None else
+                    "The last run failed, and it has never succeeded.")
     if registered and registered.check:
         verdict = registered.check(doc)
         if verdict and verdict[0] == "red":
@@ -143,15 +143,15 @@ def evaluate_item(host: str, kind: str, name: str, entry: dict | None, expectati
         if verdict:
             item.update(state="amber", reason=verdict[1])
     if age is None:
-        return dict(item, state="red", reason="the status says ok but records no time of success")
+        return dict(item, state="red", reason="Its status says ok but records no time of success.")
     every = human_every(limits["every"])
     if age > limits["red_after"]:
-        return dict(item, state="red", reason=f"last success {item['age_text']}, expected every {every}")
+        return dict(item, state="red", reason=f"Overdue: it should succeed every {every}.")
     if age > limits["amber_after"]:
-        return dict(item, state="amber", reason=f"late: last success {item['age_text']}, expected every {every}")
+        return dict(item, state="amber", reason=f"Late: it should succeed every {every}.")
     if item.get("state") == "amber":
         return item
-    return dict(item, state="green", reason=f"ok, runs every {every}")
+    return dict(item, state="green", reason=f"Fine: it runs every {every}.")
 
 
 def evaluate_host(host: str, gathered: dict, overrides: dict | None = None, now=None) -> list[dict]:
@@ -196,14 +196,15 @@ def report(hosts: dict, settings: dict | None = None, now=None) -> dict:
             items.append({"host": host, "kind": "host.reachable", "name": host, "title": f"Host {host}",
                           "group": "Other", "known_kind": True, "expected": True, "file": None, "every": None,
                           "amber_after": None, "red_after": None, "state": "red", "age": None, "age_text": "now",
-                          "summary": "could not gather this host's statuses",
-                          "reason": "the host did not answer (is it on, and reachable over SSH?)",
+                          "summary": "",
+                          "reason": "The host did not answer: is it on, and reachable over SSH?",
                           "fix": f"ansible {host} -m ansible.builtin.ping", "finished_at": None,
                           "last_success_at": None})
             continue
         items.extend(evaluate_host(host, gathered, settings.get(host), now))
     order = {state: index for index, state in enumerate(STATES)}
-    items.sort(key=lambda i: (order[i["state"]], i["host"], i["group"], i["title"]))
+    groups = {group: index for index, group in enumerate(kinds.GROUP_ORDER)}
+    items.sort(key=lambda i: (order[i["state"]], i["host"], groups.get(i["group"], len(groups)), i["title"]))
     counts = {state: sum(1 for item in items if item["state"] == state) for state in STATES}
     return {"schema": 1, "generated_at": common_status.iso(now or common_status.utc_now()),
             "overall": overall(items), "counts": counts, "hosts": sorted(hosts), "items": items}

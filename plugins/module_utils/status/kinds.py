@@ -44,16 +44,9 @@ def _zfs_scrub(doc: dict) -> tuple | None:
     if result == "running":
         return None
     if result == "degraded":
-        return ("red", f"the pool is {details.get('state') or 'not ONLINE'}: a disk needs attention")
+        return ("red", f"The pool is {details.get('state') or 'not ONLINE'}: a disk needs attention.")
     if result in ("paused", "canceled"):
-        return ("amber", f"the last scrub was {result} before it finished")
-    return None
-
-
-def _pbs_drill(doc: dict) -> tuple | None:
-    failures = (doc.get("details") or {}).get("failures") or []
-    if doc.get("ok") and failures:
-        return ("amber", f"{len(failures)} file(s) in the drill did not match")
+        return ("amber", f"The last scrub was {result} before it finished.")
     return None
 
 
@@ -64,10 +57,10 @@ KINDS: dict[str, Kind] = {
     "restic.backup": Kind("Restic backup", "Backups", DAY, "systemctl start sovereign-restic-{name}.service"),
     "restic.check": Kind("Restic repository check", "Backups", WEEK,
                          "systemctl start sovereign-restic-check-{name}.service"),
-    "pbs.backup": Kind("Proxmox Backup Server media backup", "Backups", DAY,
+    "pbs.backup": Kind("PBS media backup", "Backups", DAY,
                        "systemctl start sovereign-pbs-backup-{name}.service"),
-    "pbs.restore_drill": Kind("Proxmox Backup Server restore drill", "Backups", MONTH,
-                              "systemctl start sovereign-pbs-drill-{name}.service", _pbs_drill),
+    "pbs.restore_drill": Kind("PBS restore drill", "Backups", MONTH,
+                              "systemctl start sovereign-pbs-drill-{name}.service"),
     "zfs.scrub": Kind("ZFS scrub", "Disks", MONTH, "systemctl start sovereign-zpool-scrub-{name}.service", _zfs_scrub),
 }
 

@@ -48,7 +48,7 @@ ul{list-style:none;margin:0;padding:0}
 .attention{display:grid;gap:.75rem;grid-template-columns:repeat(auto-fit,minmax(min(100%,22rem),1fr))}
 .card{background:var(--card);border:1px solid var(--line);border-left:6px solid var(--c);border-radius:10px;
 padding:.75rem 1rem}
-.card h3{margin:0;font-size:1.1rem;display:flex;gap:.5rem;align-items:baseline;flex-wrap:wrap}
+.card h3{margin:.35rem 0 0;font-size:1.1rem;line-height:1.3}
 .pill{display:inline-block;font-size:.8rem;font-weight:700;padding:.05rem .5rem;border-radius:999px;
 background:var(--cbg);color:var(--c);border:1px solid var(--c);white-space:nowrap}
 .meta{margin:.25rem 0 0;color:var(--muted);font-size:.9rem}
@@ -79,7 +79,7 @@ def _e(text) -> str:
 
 def _when(item: dict) -> str:
     if item.get("age") is None:
-        return "never succeeded" if item.get("summary") != "no status file yet" else "never ran"
+        return "never ran" if not item.get("file") else "never succeeded"
     return f"last success {item['age_text']}"
 
 
@@ -93,11 +93,11 @@ def _time(item: dict) -> str:
 def _card(item: dict) -> str:
     state = item["state"]
     return (
-        f'<li class="card {state}"><h3><span class="pill">{_e(ICONS[state])} {_e(LABELS[state])}</span>'
-        f'{_e(item["title"])}</h3>'
+        f'<li class="card {state}"><span class="pill">{_e(ICONS[state])} {_e(LABELS[state])}</span>'
+        f'<h3>{_e(item["title"])}</h3>'
         f'<p class="meta">{_e(item["host"])} · {_time(item)}</p>'
         f'<p class="why">{_e(item["reason"])}</p>'
-        + (f'<p class="summary">{_e(item["summary"])}</p>' if item.get("summary") else "")
+        + (f'<p class="summary">{_e(item["summary"])}</p>' if item.get("summary") and item.get("file") else "")
         + f'<p class="fix"><span>To fix, run on {_e(item["host"])}:</span><code>{_e(item["fix"])}</code></p></li>'
     )
 
@@ -116,15 +116,15 @@ def headline(report: dict) -> str:
     total = sum(counts.values())
     if not total:
         return "Nothing is recorded or expected yet: run the playbooks that install the jobs."
-    bad = counts["red"] + counts["amber"]
-    if not bad:
+    if not counts["red"] and not counts["amber"]:
         return f"All {total} checks are fine."
     parts = []
     if counts["red"]:
-        parts.append(f"{counts['red']} not safe")
+        parts.append(f"{counts['red']} of {total} checks {'is' if counts['red'] == 1 else 'are'} not safe")
     if counts["amber"]:
-        parts.append(f"{counts['amber']} late")
-    return f"{' and '.join(parts)} of {total} checks. Each one below says the command that fixes it."
+        late = f"{counts['amber']} {'is' if counts['amber'] == 1 else 'are'} late"
+        parts.append(late if parts else f"{counts['amber']} of {total} checks {late.split(' ', 1)[1]}")
+    return f"{' and '.join(parts)}. Each one below says the command that fixes it."
 
 
 def render_html(report: dict, title: str = "Is everything safe?") -> str:
@@ -175,7 +175,7 @@ def render_text(report: dict, page: str | None = None) -> str:
     for item in report["items"]:
         if item["state"] == "green":
             continue
-        lines.append(f"  {item['state'].upper():5} {item['host']}: {item['title']}: {item['reason']}")
+        lines.append(f"  {item['state'].upper():5} {item['host']}: {item['title']}: {item['reason']} ({_when(item)})")
         lines.append(f"        fix: {item['fix']}")
     if not report["items"]:
         lines.append("  nothing recorded or expected yet")
