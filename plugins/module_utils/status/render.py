@@ -152,6 +152,8 @@ def render_html(report: dict, title: str = "Is everything safe?") -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="color-scheme" content="light dark">'
+        # Nothing may load: a stray external asset shows up as a blocked request, not as a leak.
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">'
         f'<title>{_e(title)}: {_e(LABELS[state] if items else "unknown")}</title>'
         f'<style>{CSS}\n.visually-hidden{{position:absolute;width:1px;height:1px;overflow:hidden;'
         f'clip:rect(0 0 0 0);white-space:nowrap}}</style></head>'
