@@ -93,8 +93,8 @@ text:
   description: A few lines for a terminal or a mail (the state, then each item that needs a look and its fix).
   returned: always
   type: str
-path:
-  description: The HTML page.
+page:
+  description: The HTML page's path.
   returned: always
   type: str
 json_path:
@@ -157,7 +157,7 @@ def main() -> None:
     summary = (f"{report['overall']}: {counts['red']} not safe, {counts['amber']} late, {counts['green']} fine; "
                f"page at {path}")
     module.exit_json(changed=changed, overall=report["overall"], counts=counts, items=report["items"], text=text,
-                     path=path, json_path=json_path, summary=summary, diff={"before": before, "after": text})
+                     page=path, json_path=json_path, summary=summary, diff={"before": before, "after": text})
 
 
 if __name__ == "__main__":

@@ -103,7 +103,8 @@ def test_every_module_is_compared():
             "restic_repository", "icloud_session", "samba_user"}
     # compared in their own test files, against the PBS and Immich stand-ins
     elsewhere = {"immich_info", "immich_library", "pbs_datastore", "pbs_job_run", "pbs_prune_job", "pbs_remote",
-                 "pbs_sync_job", "pbs_verify_job", "pbs_preflight", "photo_vault_recover", "icloud_safe_to_delete"}
+                 "pbs_sync_job", "pbs_verify_job", "pbs_preflight", "photo_vault_recover", "icloud_safe_to_delete",
+                 "collection_status", "collection_status_page"}
     assert set(return_docs.module_names()) == here | SYNCTHING | elsewhere, "a module without a RETURN comparison"
 
 
