@@ -11,8 +11,8 @@ short_description: Gather the status of every scheduled sovereign.cloud job on a
 version_added: 0.1.0
 author: sovereign.cloud developers (@sovereign-cloud)
 description:
-  - Reads every status file the collection's jobs write on this host (C(<state_dir>/status/<kind>--<name>.json):
-    photo vault ingest, thumbnails and verification, Proxmox Backup Server media backups and restore drills, and
+  - Reads every status file the collection's jobs write on this host (C(<state_dir>/status/<kind>--<name>.json), from
+    the photo vault ingest, thumbnails and verification, Proxmox Backup Server media backups and restore drills, and
     any kind added later), the restic_backup role's job and check state files (C(<restic_dir>/<job>.json),
     C(<restic_dir>/check-<repository>.json)) and the zfs_datasets role's scrub results
     (C(<zfs_dir>/scrub-<pool>.json)), each in the same shape.

@@ -11,14 +11,14 @@ short_description: Write the "is everything safe?" page from every host's job st
 version_added: 0.1.0
 author: sovereign.cloud developers (@sovereign-cloud)
 description:
-  - Evaluates what M(sovereign.cloud.collection_status) gathered on each host: every item is green, amber or red
+  - Evaluates what M(sovereign.cloud.collection_status) gathered on each host. Every item is green, amber or red
     with the age of its last success and the one command that fixes it. An expected job with no status is red,
     a failed last run is red, a late one amber or red by its thresholds.
   - Thresholds come from O(settings) (the inventory's C(status_thresholds)), then the role's expectation file,
     then how often the job runs (amber after 1.5 times, red after 3 times that).
   - Writes one self-contained HTML page (no external assets, light and dark, readable on a phone) to O(path) and
     the same report as JSON to O(json_path), each atomically.
-  - Runs where the page should be, normally on the controller (C(delegate_to: localhost)).
+  - Runs where the page should be, normally on the controller (C(delegate_to=localhost)).
 extends_documentation_fragment:
   - sovereign.cloud.attributes
 attributes:
@@ -38,8 +38,8 @@ options:
   settings:
     description:
       - Per host, C(thresholds) (keyed C(<kind>--<name>), C(<kind>) or C(default); each with C(every),
-        C(amber_after), C(red_after) in seconds or as C(90m), C(36h), C(2d), C(1w)) and C(expected) (a list of
-        C(kind), C(name), optional C(title), C(every), C(fix): jobs to expect where no role wrote an expectation).
+        C(amber_after), C(red_after) in seconds or as C(90m), C(36h), C(2d), C(1w)), and C(expected), the jobs to
+        expect where no role wrote an expectation (each with C(kind), C(name) and optionally C(title), C(every), C(fix)).
     type: dict
     default: {}
   path:
@@ -78,7 +78,7 @@ counts:
   returned: always
   type: dict
   sample: {"red": 1, "amber": 0, "green": 6}
-items:
+checks:
   description:
     - Every item, red first. C(host), C(kind), C(name), C(title), C(group), C(state), C(reason), C(summary),
       C(age) (seconds since the last success, or null), C(age_text), C(fix), C(every), C(amber_after),
@@ -156,7 +156,7 @@ def main() -> None:
     counts = report["counts"]
     summary = (f"{report['overall']}: {counts['red']} not safe, {counts['amber']} late, {counts['green']} fine; "
                f"page at {path}")
-    module.exit_json(changed=changed, overall=report["overall"], counts=counts, items=report["items"], text=text,
+    module.exit_json(changed=changed, overall=report["overall"], counts=counts, checks=report["items"], text=text,
                      page=path, json_path=json_path, summary=summary, diff={"before": before, "after": text})
 
 

@@ -156,9 +156,8 @@ def test_the_restic_and_zfs_state_files_are_read_as_statuses(tmp_path):
 
 
 def test_the_report_puts_red_first_and_counts():
-    hosts = {"nas": {"now": status.iso(NOW), "expectations": [], "statuses": [
-        entry("restic.backup", "media", hours=3), entry("photo_vault.ingest", "photos", ok=False)]},
-             "pve": None}
+    statuses = [entry("restic.backup", "media", hours=3), entry("photo_vault.ingest", "photos", ok=False)]
+    hosts = {"nas": {"now": status.iso(NOW), "expectations": [], "statuses": statuses}, "pve": None}
     report = evaluate.report(hosts, now=NOW)
     assert report["overall"] == "red" and report["counts"] == {"red": 2, "amber": 0, "green": 1}
     assert [i["state"] for i in report["items"]] == ["red", "red", "green"]
