@@ -18,7 +18,7 @@ description:
     (C(<zfs_dir>/scrub-<pool>.json)), each in the same shape.
   - Reads what the roles said to expect (C(<expectations_dir>/<kind>--<name>.json)), so an expected job that
     never recorded a run shows up as missing rather than being left out.
-  - Evaluates nothing: M(sovereign.cloud.collection_status_page) turns every host's result into the page.
+  - Evaluates nothing; M(sovereign.cloud.collection_status_page) turns every host's result into the page.
   - Read-only; a missing folder is an empty list, a file that is not a status document is returned with
     RV(statuses[].doc) null and an RV(statuses[].error).
 extends_documentation_fragment:
