@@ -73,6 +73,13 @@ def human_every(secs: int | None) -> str:
     return say(max(1, secs // 60), "minute")
 
 
+def _lenient(value) -> int | None:
+    try:
+        return seconds(value) or None
+    except ThresholdError:
+        return None
+
+
 def thresholds_for(kind: str, name: str, expectation: dict | None, doc: dict | None,
                    overrides: dict | None) -> dict:
     """``every``, ``amber_after`` and ``red_after`` (seconds) for one item."""
@@ -84,13 +91,15 @@ def thresholds_for(kind: str, name: str, expectation: dict | None, doc: dict | N
             for field in ("every", "amber_after", "red_after"):
                 if field not in chosen and entry.get(field) not in (None, ""):
                     chosen[field] = seconds(entry[field], f"status threshold {key}.{field}")
+    # A host's own files are read leniently: a value that is not a duration is ignored there (the
+    # inventory's are the user's, and a typo in them fails the run).
     expectation = expectation or {}
     for field in ("every", "amber_after", "red_after"):
-        if field not in chosen and expectation.get(field) not in (None, ""):
-            chosen[field] = seconds(expectation[field], f"expectation {kind}--{name}.{field}")
+        if field not in chosen and _lenient(expectation.get(field)):
+            chosen[field] = _lenient(expectation[field])
     if "every" not in chosen:
         entry = kinds.lookup(kind)
-        from_doc = seconds((doc or {}).get("every"), f"status {kind}--{name}.every")
+        from_doc = _lenient((doc or {}).get("every"))
         chosen["every"] = from_doc or (entry.every if entry else DEFAULT_EVERY)
     every = chosen["every"]
     chosen.setdefault("amber_after", int(every * AMBER_FACTOR))

@@ -104,8 +104,9 @@ def _card(item: dict) -> str:
 
 def _fine(item: dict) -> str:
     return (
-        f'<li class="green"><span class="dot" aria-hidden="true">{ICONS["green"]}</span>'
-        f'<span class="t"><b title="{_e(item["title"])}">{_e(item["title"])}</b>'
+        f'<li class="green" title="{_e(item.get("summary") or item["title"])}">'
+        f'<span class="dot" aria-hidden="true">{ICONS["green"]}</span>'
+        f'<span class="t"><b>{_e(item["title"])}</b>'
         f'<small><span class="visually-hidden">{LABELS["green"]}: </span>{_e(item["host"])} · {_time(item)}</small>'
         f'</span></li>'
     )

@@ -102,6 +102,8 @@ def test_thresholds_from_inventory_beat_the_expectation_which_beats_every():
     overrides = {"restic.backup--media": {"red_after": "1d"}, "restic.backup": {"red_after": "5d"}}
     assert one(doc, {"amber_after": "2d"}, overrides)["state"] == "red"
     assert one(doc, None, {"default": {"every": "1w"}})["state"] == "green"
+    # a host's file with a bad value falls back; the inventory's typo fails loudly
+    assert one(doc, {"every": "None", "amber_after": "soon"})["state"] == "amber"
     with pytest.raises(evaluate.ThresholdError, match="not a duration"):
         one(doc, None, {"restic.backup": {"red_after": "soon"}})
 
