@@ -49,6 +49,10 @@ options:
   json_path:
     description: Where to write the JSON report. Default O(path) with C(.json) instead of C(.html).
     type: path
+  again:
+    description: The command the page's footer names to check again (the playbook with its inventory).
+    type: str
+    default: ansible-playbook playbooks/status.yml
   mode:
     description: File mode of the page and the report.
     type: raw
@@ -123,6 +127,7 @@ def main() -> None:
             "settings": {"type": "dict", "default": {}},
             "path": {"type": "path", "required": True},
             "json_path": {"type": "path"},
+            "again": {"type": "str", "default": "ansible-playbook playbooks/status.yml"},
             "mode": {"type": "raw", "default": "0644"},
         },
         supports_check_mode=True,
@@ -136,7 +141,7 @@ def main() -> None:
     except (ValueError, KeyError, TypeError) as exc:
         module.fail_json(msg=f"cannot evaluate the statuses: {exc}. Check status_thresholds and status_expected "
                              "in the inventory.")
-    page = render.render_html(report)
+    page = render.render_html(report, again=params["again"])
     text = render.render_text(report, path)
     previous = atomic.read_json(json_path)
     before = render.render_text(previous, path) if isinstance(previous, dict) and "items" in previous else ""

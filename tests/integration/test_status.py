@@ -48,6 +48,7 @@ def test_status_page_green_then_red_after_a_stale_backup(run_playbook, tmp_path)
     assert report["overall"] == "green" and report["counts"] == {"red": 0, "amber": 0, "green": 4}, report
     page = (root / "status.html").read_text()
     assert "<h1>Everything is safe</h1>" in page and "Restic backup: media" in page
+    assert "Check again: <code>ansible-playbook playbooks/status.yml -i inventory/demo</code>" in page
     assert "sovereign.cloud status: GREEN (0 red, 0 amber, 4 green on 1 host)" in green.stdout
 
     # The backup stopped four days ago (the disk was unplugged): red, with the command that fixes it.

@@ -128,7 +128,7 @@ def headline(report: dict) -> str:
     return f"{' and '.join(parts)}. Each one below says the command that fixes it."
 
 
-def render_html(report: dict, title: str = "Is everything safe?") -> str:
+def render_html(report: dict, title: str = "Is everything safe?", again: str = REGENERATE) -> str:
     state = report["overall"]
     items = report["items"]
     attention = [i for i in items if i["state"] != "green"]
@@ -148,7 +148,7 @@ def render_html(report: dict, title: str = "Is everything safe?") -> str:
         body.append(f'<section aria-labelledby="fine"><h2 id="fine">Fine ({len(fine)})</h2>'
                     f'<ul class="fine">{"".join(_fine(i) for i in fine)}</ul></section>')
     body.append(f'<footer><p>Checked {_e(when)} on {len(hosts)} host{"s" if len(hosts) != 1 else ""}'
-                f' ({_e(", ".join(hosts))}). Check again: <code>{_e(REGENERATE)}</code></p></footer>')
+                f' ({_e(", ".join(hosts))}). Check again: <code>{_e(again)}</code></p></footer>')
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

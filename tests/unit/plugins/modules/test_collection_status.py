@@ -35,6 +35,7 @@ def test_gather_then_page(tmp_path):
     assert written["summary"] == f"red: 3 not safe, 0 late, 1 fine; page at {page}"
     assert "fix: systemctl start sovereign-restic-media.service" in written["text"]
     assert written["diff"]["before"] == "" and written["diff"]["after"] == written["text"]
+    assert "Check again: <code>ansible-playbook playbooks/status.yml</code>" in page.read_text()
     bad = run_module(collection_status_page, dict(args, settings={"nas": {"thresholds": {"default": {"every": "x"}}}}))
     assert bad["failed"] and "status_thresholds" in bad["msg"]
     return_docs.assert_matches("collection_status_page", [checked, written, bad])
