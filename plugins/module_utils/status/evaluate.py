@@ -138,7 +138,7 @@ def evaluate_item(host: str, kind: str, name: str, entry: dict | None, expectati
         return dict(item, state="red", reason=f"No record of it: it should run every {every}.")
     if doc is None:
         return dict(item, state="red", reason=f"Its status file cannot be read: {entry.get('error')}.",
-                    summary=entry.get("error") or "")
+                    summary="", age_text="unknown")
     age = _age(doc.get("last_success_at"), now)
     item.update(age=age, age_text=(f"{human_age(age)} ago" if age and age >= 60 else "just now")
                 if age is not None else "never")

@@ -79,6 +79,8 @@ def _e(text) -> str:
 
 def _when(item: dict) -> str:
     if item.get("age") is None:
+        if item.get("age_text") == "unknown":
+            return "last success unknown"
         return "never ran" if not item.get("file") else "never succeeded"
     return f"last success {item['age_text']}"
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ansible_collections.sovereign.cloud.plugins.module_utils.common import status
-from ansible_collections.sovereign.cloud.plugins.module_utils.status import evaluate, gather, kinds
+from ansible_collections.sovereign.cloud.plugins.module_utils.status import evaluate, gather, kinds, render
 
 NOW = dt.datetime(2026, 12, 4, 6, 0, tzinfo=dt.timezone.utc)
 
@@ -123,6 +123,7 @@ def test_an_unreadable_status_file_is_red(tmp_path):
     [item] = evaluate.evaluate_host("nas", found, now=NOW)
     assert item["state"] == "red" and item["kind"] == "restic.backup" and item["name"] == "media"
     assert "cannot be read" in item["reason"]
+    assert "last success unknown" in render.render_html(evaluate.report({"nas": found}, now=NOW))
 
 
 def test_zfs_scrub_details_decide_beyond_age():
