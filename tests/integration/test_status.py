@@ -74,3 +74,21 @@ def test_status_page_green_then_red_after_a_stale_backup(run_playbook, tmp_path)
     assert missing["state"] == "red" and missing["reason"].startswith("No record of it")
     assert missing["fix"] == f"{root}/bin/sovereign-photos verify --full"
     assert report["counts"]["red"] == 2
+
+
+def test_an_unreachable_host_is_one_red_item_and_the_page_is_still_written(run_playbook, tmp_path):
+    state = tmp_path / "state"
+    status.write_status(str(state), "photo_vault.ingest", "vault", True, "all good")
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(json.dumps({"all": {"hosts": {
+        "localhost": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                      "base_state_dir": str(state), "status_expectations_dir": str(tmp_path / "status.d"),
+                      "status_page_path": str(tmp_path / "status.html")},
+        # nothing listens on port 1: unreachable at once
+        "gone": {"ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ssh"}}}}))
+    recap = run_playbook("status.yml", inventory, {"status_fail_on_red": False})
+    assert recap.rc == 0, recap.stdout[-3000:]
+    report = json.loads((tmp_path / "status.json").read_text())
+    assert report["counts"] == {"red": 1, "amber": 0, "green": 1}
+    [gone] = [i for i in report["items"] if i["state"] == "red"]
+    assert gone["host"] == "gone" and gone["fix"] == "ansible gone -m ansible.builtin.ping"

@@ -204,7 +204,7 @@ def report(hosts: dict, settings: dict | None = None, now=None) -> dict:
         if gathered is None:
             items.append({"host": host, "kind": "host.reachable", "name": host, "title": f"Host {host}",
                           "group": "Other", "known_kind": True, "expected": True, "file": None, "every": None,
-                          "amber_after": None, "red_after": None, "state": "red", "age": None, "age_text": "now",
+                          "amber_after": None, "red_after": None, "state": "red", "age": None, "age_text": "unknown",
                           "summary": "",
                           "reason": "The host did not answer: is it on, and reachable over SSH?",
                           "fix": f"ansible {host} -m ansible.builtin.ping", "finished_at": None,

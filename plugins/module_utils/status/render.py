@@ -180,7 +180,8 @@ def render_text(report: dict, page: str | None = None) -> str:
     for item in report["items"]:
         if item["state"] == "green":
             continue
-        lines.append(f"  {item['state'].upper():5} {item['host']}: {item['title']}: {item['reason']} ({_when(item)})")
+        when = f" ({_when(item)})" if item.get("age") is not None else ""
+        lines.append(f"  {item['state'].upper():5} {item['host']}: {item['title']}: {item['reason']}{when}")
         lines.append(f"        fix: {item['fix']}")
     if not report["items"]:
         lines.append("  nothing recorded or expected yet")
