@@ -19,7 +19,7 @@ LABELS = {"red": "Not safe", "amber": "Late", "green": "OK"}
 ICONS = {"red": "\u2715", "amber": "!", "green": "\u2713"}
 HEADLINES = {
     "red": "Something is not safe",
-    "amber": "Safe, but something is late",
+    "amber": "Mostly safe: something is late",
     "green": "Everything is safe",
 }
 REGENERATE = "ansible-playbook playbooks/status.yml"
@@ -45,7 +45,7 @@ background:var(--c);color:var(--bg);font-size:1.6rem;font-weight:700}
 .green{--c:var(--green);--cbg:var(--green-bg)}
 h2{font-size:1rem;margin:1.1rem 0 .5rem;color:var(--muted);text-transform:uppercase;letter-spacing:.06em}
 ul{list-style:none;margin:0;padding:0}
-.attention{display:grid;gap:.75rem;grid-template-columns:repeat(auto-fit,minmax(min(100%,22rem),1fr))}
+.attention{display:grid;gap:.75rem;grid-template-columns:repeat(auto-fill,minmax(min(100%,22rem),1fr))}
 .card{background:var(--card);border:1px solid var(--line);border-left:6px solid var(--c);border-radius:10px;
 padding:.75rem 1rem}
 .card h3{margin:.35rem 0 0;font-size:1.1rem;line-height:1.3}
