@@ -24,6 +24,9 @@ venv: ## Create .venv with Python >= 3.12 and the pinned controller requirements
 demo: venv ## Run the full rollout against this machine, inside .demo/, without root
 	python scripts/demo-inbox.py .demo/inbox
 	SOVEREIGN_REPORT_DIR=$(CURDIR)/.demo/reports ansible-playbook playbooks/site.yml -i inventory/demo
+	@# The photo vault's scheduled jobs once by hand (no timers without root), then the status page.
+	for job in ingest thumbnails verify; do .demo/bin/sovereign-photos --quiet $$job; done
+	SOVEREIGN_REPORT_DIR=$(CURDIR)/.demo/reports ansible-playbook playbooks/status.yml -i inventory/demo
 
 test: venv ## Run every test layer: unit, sanity, lint, molecule, integration
 	@scripts/run-tests.sh

@@ -21,6 +21,7 @@ wanted=(
   "smbclient:smbclient"
   "rsync:rsync"
   "shellcheck:shellcheck"
+  "chromium:chromium"
 )
 [ $# -gt 0 ] && wanted=("$@")
 

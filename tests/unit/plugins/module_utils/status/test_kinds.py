@@ -1,0 +1,89 @@
+"""Every status kind the roles write is registered, and every command the page tells a person to
+run exists in this collection."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+from ansible_collections.sovereign.cloud.plugins.module_utils.status import evaluate, kinds, render
+
+REPO = Path(__file__).resolve().parents[5]
+
+# Where each fix's command comes from: the file that installs it, and what that file says.
+UNITS = {
+    "sovereign-restic-{name}.service": ("roles/restic_backup/tasks/main.yml",
+                                        "/etc/systemd/system/sovereign-restic-{{ item.name }}.service"),
+    "sovereign-restic-check-{name}.service": ("roles/restic_backup/tasks/main.yml",
+                                              "/etc/systemd/system/sovereign-restic-check-{{ item.name }}.service"),
+    "sovereign-pbs-backup-{name}.service": ("roles/pve_host/tasks/media_backup.yml",
+                                            "/etc/systemd/system/sovereign-pbs-backup-{{ item.name }}.service"),
+    "sovereign-pbs-drill-{name}.service": ("roles/pve_host/tasks/media_backup.yml",
+                                           "/etc/systemd/system/sovereign-pbs-drill-{{ item.name }}.service"),
+    "sovereign-zpool-scrub-{name}.service": ("roles/zfs_datasets/tasks/scrub.yml",
+                                             "/etc/systemd/system/sovereign-zpool-scrub-{{ zfs_datasets__pool }}.service"),
+}
+
+
+def sovereign_photos_commands() -> dict[str, set[str]]:
+    """The sub-commands of sovereign-photos and their options, from its argument parser."""
+    source = (REPO / "roles/photo_vault/files/sovereign_photos.py").read_text(encoding="utf-8")
+    commands: dict[str, set[str]] = {}
+    current = None
+    for line in source.splitlines():
+        parser = re.search(r'(\w+) = sub\.add_parser\("([\w-]+)"', line)
+        if parser:
+            current = commands.setdefault(parser.group(2), set())
+        elif current is not None:
+            current.update(re.findall(r'add_argument\("(--[\w-]+)"', line))
+    return commands
+
+
+def assert_exists(command: str) -> None:
+    words = shlex.split(command)
+    if words[0] == "sovereign-photos":
+        assert "sovereign-photos" in (REPO / "roles/photo_vault/tasks/layout.yml").read_text(), command
+        options = sovereign_photos_commands()
+        assert words[1] in options, command
+        assert set(w for w in words[2:] if w.startswith("--")) <= options[words[1]], command
+    elif words[:2] == ["systemctl", "start"]:
+        assert words[2] in UNITS, f"{command}: which role installs {words[2]}?"
+        path, text = UNITS[words[2]]
+        assert text in (REPO / path).read_text(encoding="utf-8"), command
+    elif words[0] == "ansible-playbook":
+        assert (REPO / words[1]).is_file(), command
+    elif words[0] == "ansible":
+        assert words[2:] == ["-m", "ansible.builtin.ping"], command
+    else:
+        raise AssertionError(f"{command}: not a command this collection provides")
+
+
+def test_every_registered_fix_exists():
+    for kind, entry in kinds.KINDS.items():
+        assert_exists(entry.fix), kind
+    assert_exists(kinds.FALLBACK_FIX)
+    assert_exists(render.REGENERATE)
+    unreachable = evaluate.report({"nas": None})["items"][0]["fix"]
+    assert_exists(unreachable.replace("nas", "{host}"))
+
+
+def test_the_photo_vault_jobs_fixes_exist():
+    vars_main = (REPO / "roles/photo_vault/vars/main.yml").read_text(encoding="utf-8")
+    fixes = re.findall(r"^\s+fix: (.+)$", vars_main, re.M)
+    assert len(fixes) == 3
+    for fix in fixes:
+        assert_exists(fix)
+
+
+def test_every_kind_the_roles_write_is_registered():
+    written = set()
+    for path in list(REPO.glob("roles/*/files/*.py")):
+        text = path.read_text(encoding="utf-8")
+        written.update(re.findall(r'write_status\(\s*[^,]+,\s*"([\w.]+)"', text))
+    # sovereign-photos writes photo_vault.<command> for each scheduled job
+    jobs = re.findall(r"^  - name: (\w+)$", (REPO / "roles/photo_vault/vars/main.yml").read_text(), re.M)
+    written.update(f"photo_vault.{job}" for job in jobs)
+    written.update({"restic.backup", "restic.check", "zfs.scrub"})  # read from their own state files
+    assert {"pbs.backup", "pbs.restore_drill", "photo_vault.ingest", "photo_vault.verify"} <= written
+    assert written <= set(kinds.KINDS), sorted(written - set(kinds.KINDS))
