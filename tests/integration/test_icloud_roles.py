@@ -206,7 +206,7 @@ sys.exit(1)
     assert status_of(root, "icloud.session", A)["ok"] is True
     assert status_of(root, "icloud.session", B)["fix"].endswith(f"-e icloud_username={B}")
     # A ends within the warning days -> the notice names A too
-    write_session(icloudpd_host["cookies"], A, 3)
+    write_session(icloudpd_host["cookies"], A, 3.5)
     proc, _ = run_job(root, "session", root / "etc" / "icloudpd" / "session.json")
     assert proc.returncode == 1 and f"-e icloud_username={A}" in proc.stdout and "3 days left" in proc.stdout
 
