@@ -175,7 +175,7 @@ def test_icloudpd_role_installs_runs_and_stops_without_a_session(run_playbook, i
     assert proc.returncode == 1 and reauth_b in proc.stdout and took < 10
 
     # A has a session: icloudpd runs with the flags and an empty stdin; its downloads are counted
-    proc, _ = run_job(root, "run", with_icloudpd(root, "parent-a", recorder))
+    proc, _took = run_job(root, "run", with_icloudpd(root, "parent-a", recorder))
     assert proc.returncode == 0, proc
     call = json.loads(Path(recorder + ".calls").read_text().splitlines()[0])
     assert call["argv"] == args and call["stdin_is_null"] is True
@@ -196,18 +196,18 @@ time.sleep(600)
 print("ERROR private db access disabled for this account (ACCESS_DENIED)", flush=True)
 sys.exit(1)
 """)
-    proc, _ = run_job(root, "run", with_icloudpd(root, "parent-a", throttled))
+    proc, _took = run_job(root, "run", with_icloudpd(root, "parent-a", throttled))
     assert proc.returncode == 1 and "do not start it by hand in a loop" in proc.stdout
     assert len(Path(throttled + ".calls").read_text().splitlines()) == 1
 
     # the daily countdown: B has no session -> exit 1 (the notice) with B's command; A is fine
-    proc, _ = run_job(root, "session", root / "etc" / "icloudpd" / "session.json")
+    proc, _took = run_job(root, "session", root / "etc" / "icloudpd" / "session.json")
     assert proc.returncode == 1 and reauth_b in proc.stdout, proc
     assert status_of(root, "icloud.session", A)["ok"] is True
     assert status_of(root, "icloud.session", B)["fix"].endswith(f"-e icloud_username={B}")
     # A ends within the warning days -> the notice names A too
     write_session(icloudpd_host["cookies"], A, 3.5)
-    proc, _ = run_job(root, "session", root / "etc" / "icloudpd" / "session.json")
+    proc, _took = run_job(root, "session", root / "etc" / "icloudpd" / "session.json")
     assert proc.returncode == 1 and f"-e icloud_username={A}" in proc.stdout and "3 days left" in proc.stdout
 
 
