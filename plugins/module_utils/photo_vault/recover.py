@@ -121,6 +121,17 @@ def _hash_all(root: str, files, workers: int):
             yield rel, sha, None, f"{status}: {detail}"
 
 
+def _named(checked: dict, first: int = 3) -> str:
+    """The first damaged files by name, for the one-line summary (the result lists up to LISTED)."""
+    names = [f"{item['path']} ({label})" for key, label in (("mismatched", "sha256 differs"), ("unreadable", "unreadable"),
+                                                            ("missing", "missing"))
+             for item in checked[key]]
+    if not names:
+        return ""
+    more = f" and {len(names) - first} more" if len(names) > first else ""
+    return " (" + ", ".join(names[:first]) + more + ")"
+
+
 class ResticSource:
     """Snapshots of a restic repository (``env``: RESTIC_REPOSITORY, RESTIC_PASSWORD, ...)."""
 
@@ -245,7 +256,8 @@ def recover_vault(dest: str, source, snapshot_vault_path: str | None = None, wor
                              f"{counted(len(checked['mismatched']), 'original')} not matching its sha256, "
                              f"{counted(len(checked['unreadable']), 'unreadable file')}, "
                              f"{counted(len(checked['missing']), 'catalog asset')} missing, "
-                             f"{counted(len(result['restic_errors']), 'restore error')}; {dest} was not touched and "
+                             f"{counted(len(result['restic_errors']), 'restore error')}"
+                             f"{_named(checked)}; {dest} was not touched and "
                              f"the restore is kept at {restored}. Try an older snapshot (snapshot=<id>)")
         raise RecoverError(result["summary"], result)
     if os.path.isdir(dest):
