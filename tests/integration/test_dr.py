@@ -162,32 +162,35 @@ def test_intel_1250p_dies_rehearsal(run_playbook, tmp_path):
     originals = catalog_rows(vault)
     shutil.rmtree(vault.parent)  # intel-1250p died
     dest = tmp_path / "intel-1250p" / "mnt" / "media"
-    inventory = proxmox_inventory(tmp_path)
-    extravars = {"sovereign_become": False, "dr_vault_dest": str(dest), "dr_pbs_repository": n6005["repository"],
+    # the seed's own example inventory (intel-1250p, the Immich LXC 151, the laptop at .109), run locally
+    inventory = REPO / "inventory" / "examples" / "proxmox_photo_vault"
+    extravars = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                 "sovereign_become": False, "dr_vault_dest": str(dest), "dr_pbs_repository": n6005["repository"],
                  "dr_pbs_password": n6005["token"], "dr_pbs_fingerprint": n6005["fingerprint"],
                  "dr_client_binary": n6005["client"]}
-    check = run_playbook("dr/restore_from_pbs.yml", inventory, extravars, check=True)
+    check = run_playbook("dr/restore_from_pbs.yml", inventory, extravars, check=True, limit="intel-1250p")
     assert check.rc == 0 and not dest.exists() and not dest.parent.exists(), check.stdout
     assert "would restore the vault" in check.stdout and "host/intel-1250p/2025-12-03T00:00:00Z" in check.stdout
 
-    first = run_playbook("dr/restore_from_pbs.yml", inventory, extravars)
+    first = run_playbook("dr/restore_from_pbs.yml", inventory, extravars, limit="intel-1250p")
     assert first.rc == 0, first.stdout
     assert "every one matches its sha256 and the catalog's 6 assets are all there" in first.stdout
     assert "Scenario 2" in first.stdout and "Data loss: none expected - photos taken after 2025-12-03 00:00 UTC" in first.stdout
     assert "pct restore 151 " in first.stdout and "--tags base,zfs_datasets" in first.stdout
-    assert f"--limit intel-1250p --tags syncthing re-pairs the laptop" in first.stdout
+    assert f"-i {inventory} --limit intel-1250p --tags syncthing re-pairs the laptop" in first.stdout
     assert n6005["token"] not in first.stdout
     assert assert_commands_exist(first.stdout) >= 4
     restored = catalog_rows(dest)
     assert sorted(restored) == sorted(originals) and len(restored) == 6
     assert all(hashlib.sha256((dest / rel).read_bytes()).hexdigest() == sha for sha, rel in restored)
 
-    second = run_playbook("dr/restore_from_pbs.yml", inventory, extravars)
+    second = run_playbook("dr/restore_from_pbs.yml", inventory, extravars, limit="intel-1250p")
     assert second.rc == 0 and second.changed == 0, second.stdout
     assert "already holds the vault restored from snapshot host/intel-1250p/2025-12-03T00:00:00Z" in second.stdout
 
     wrong = run_playbook("dr/restore_from_pbs.yml", inventory,
-                         dict(extravars, dr_vault_dest=str(tmp_path / "other"), dr_pbs_fingerprint=":".join(["ef"] * 32)))
+                         dict(extravars, dr_vault_dest=str(tmp_path / "other"), dr_pbs_fingerprint=":".join(["ef"] * 32)),
+                         limit="intel-1250p")
     assert wrong.rc != 0 and "PBS_FINGERPRINT" in wrong.stdout and not (tmp_path / "other").exists()
 
 
