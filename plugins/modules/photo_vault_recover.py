@@ -18,6 +18,8 @@ description:
   - Only a restore that passes is renamed into O(dest) (one rename on the same file system) and recorded in
     C(<dest>/.sovereign-restore.json). A restore that fails is kept in the staging directory (RV(kept_at)) for a
     person to look at, O(dest) is left untouched, and the task fails with the files named.
+  - When O(dest) is a mount point (a re-created ZFS dataset such as C(/mnt/media)), the staging directory is inside
+    it (C(.sovereign-restoring-<pid>)) and the vault's top-level entries are renamed up into O(dest) once it passed.
   - O(dest) must be missing or empty; files already there are never overwritten. A second run against a O(dest)
     restored from the same snapshot changes nothing.
   - O(source=pbs) restores from a Proxmox Backup Server instead (seed 001's "restore photos from n6005's PBS") -

@@ -13,7 +13,9 @@ sees anything:
 * when the snapshot holds the SQLite catalog, every asset it lists must be there with its size
   and sha256, and a file it does not know is reported.
 
-Only a restore that passes both is renamed into place (one ``rename`` on the same file system),
+Only a restore that passes both is renamed into place (one ``rename`` on the same file system; when the
+destination is a mount point, such as a re-created ZFS dataset, the staging directory is inside it and the
+vault's top-level entries are renamed up into it),
 with ``<dest>/.sovereign-restore.json`` recording the snapshot and the counts. A restore that
 fails is left in the staging directory for a person to look at and the destination is untouched;
 a destination that already holds files is never written (restore into an empty or new directory).
@@ -37,6 +39,7 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault.verify
 
 RECORD = ".sovereign-restore.json"
 STAGING = ".restoring-"
+IN_PLACE = ".sovereign-restoring-"  # the staging directory inside a destination that is a mount point
 SIDECAR_EXT = ".xmp"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 LISTED = 50  # problems listed by name in a result (the counts are always complete)
@@ -52,7 +55,7 @@ class RecoverError(Exception):
 
 def _entries(path: str) -> list[str]:
     try:
-        return [name for name in os.listdir(path) if name != "lost+found"]
+        return [name for name in os.listdir(path) if name != "lost+found" and not name.startswith(IN_PLACE)]
     except FileNotFoundError:
         return []
 
@@ -119,6 +122,17 @@ def _hash_all(root: str, files, workers: int):
             yield rel, sha, (detail or "").removeprefix("content sha256 is ").split(";")[0], None
         else:
             yield rel, sha, None, f"{status}: {detail}"
+
+
+def _named(checked: dict, first: int = 3) -> str:
+    """The first damaged files by name, for the one-line summary (the result lists up to LISTED)."""
+    names = [f"{item['path']} ({label})" for key, label in (("mismatched", "sha256 differs"), ("unreadable", "unreadable"),
+                                                            ("missing", "missing"))
+             for item in checked[key]]
+    if not names:
+        return ""
+    more = f" and {len(names) - first} more" if len(names) > first else ""
+    return " (" + ", ".join(names[:first]) + more + ")"
 
 
 class ResticSource:
@@ -218,7 +232,16 @@ def recover_vault(dest: str, source, snapshot_vault_path: str | None = None, wor
         return result
     parent = os.path.dirname(dest)
     atomic.ensure_dir(parent)
-    staging = os.path.join(parent, f".{os.path.basename(dest)}{STAGING}{os.getpid()}")
+    # A destination that is a mount point (the re-created ZFS dataset /mnt/media) cannot be renamed over, and
+    # staging beside it would fill the parent file system: stage inside it and move the vault's entries up.
+    mounted = os.path.ismount(dest)
+    if mounted:
+        for name in os.listdir(dest):
+            if name.startswith(IN_PLACE):  # a failed earlier restore, kept for a person; this run replaces it
+                shutil.rmtree(os.path.join(dest, name), ignore_errors=True)
+        staging = os.path.join(dest, f"{IN_PLACE}{os.getpid()}")
+    else:
+        staging = os.path.join(parent, f".{os.path.basename(dest)}{STAGING}{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     os.mkdir(staging, 0o700)
     returncode, errors, last = source.restore(chosen, in_snapshot, staging)
@@ -245,14 +268,22 @@ def recover_vault(dest: str, source, snapshot_vault_path: str | None = None, wor
                              f"{counted(len(checked['mismatched']), 'original')} not matching its sha256, "
                              f"{counted(len(checked['unreadable']), 'unreadable file')}, "
                              f"{counted(len(checked['missing']), 'catalog asset')} missing, "
-                             f"{counted(len(result['restic_errors']), 'restore error')}; {dest} was not touched and "
+                             f"{counted(len(result['restic_errors']), 'restore error')}"
+                             f"{_named(checked)}; {dest} was not touched and "
                              f"the restore is kept at {restored}. Try an older snapshot (snapshot=<id>)")
         raise RecoverError(result["summary"], result)
-    if os.path.isdir(dest):
-        os.rmdir(dest)  # empty (checked above); the rename needs it gone
-    os.rename(restored, dest)
-    shutil.rmtree(staging, ignore_errors=True)
-    atomic.fsync_dir(parent)
+    if mounted:
+        for name in sorted(os.listdir(restored)):
+            if not name.startswith(IN_PLACE) and not (name == "lost+found" and os.path.lexists(os.path.join(dest, name))):
+                os.rename(os.path.join(restored, name), os.path.join(dest, name))
+        shutil.rmtree(staging, ignore_errors=True)
+        atomic.fsync_dir(dest)
+    else:
+        if os.path.isdir(dest):
+            os.rmdir(dest)  # empty (checked above); the rename needs it gone
+        os.rename(restored, dest)
+        shutil.rmtree(staging, ignore_errors=True)
+        atomic.fsync_dir(parent)
     result["passed"] = True
     atomic.write_json(os.path.join(dest, RECORD), {
         "snapshot": chosen, "restored_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "passed": True,

@@ -177,3 +177,27 @@ def test_a_damaged_pbs_copy_never_reaches_the_destination(pbs, tmp_path):
     out = run_module(module, dict(options, dest=str(dest)))
     assert out["failed"] and out["passed"] is False and not dest.exists()
     assert [item["named"] for item in out["mismatched"]] == [sorted(contents)[1]]
+    assert sorted(contents)[1] in out["msg"] and "(sha256 differs)" in out["msg"]  # the summary names the file
+
+
+def test_a_mount_point_destination_is_filled_in_place(lost_vault, tmp_path, monkeypatch):
+    """The re-created ZFS dataset (/mnt/media) is a mount point: it cannot be renamed over, and staging beside it
+    would fill the parent file system. Simulated here (os.path.ismount patched: mounting needs root)."""
+    from ansible_collections.sovereign.cloud.plugins.module_utils.photo_vault import recover
+    vault, repo, contents = lost_vault
+    shutil.rmtree(vault)
+    dest = tmp_path / "mnt" / "media"
+    dest.mkdir(parents=True)
+    (dest / "lost+found").mkdir()
+    real = os.path.ismount
+    monkeypatch.setattr(recover.os.path, "ismount", lambda p: os.path.abspath(p) == str(dest) or real(p))
+    stale = dest / f"{recover.IN_PLACE}1"  # a failed earlier restore, kept for a person
+    stale.mkdir()
+    result = recover_vault(str(dest), repo.env, snapshot_vault_path=str(vault), host="nas")
+    assert result["passed"] is True and result["originals"] == 8
+    assert {"catalog.sqlite", "lost+found", "originals"} <= {p.name for p in dest.iterdir()}
+    assert not list(dest.glob(f"{recover.IN_PLACE}*")) and not list(dest.parent.glob(".media*"))
+    for sha, data in contents.items():
+        assert [p.read_bytes() for p in dest.rglob(f"{sha}.*") if p.suffix != ".xmp"] == [data]
+    again = recover_vault(str(dest), repo.env, snapshot_vault_path=str(vault), host="nas")
+    assert again["changed"] is False
