@@ -14,7 +14,9 @@ state=${MACOS_STANDIN_STATE:-/var/lib/macos-standin}
 mkdir -p "$state" /usr/local/bin
 chmod 1777 "$state"
 for tool in "$src"/*; do
-  install -m 0755 "$tool" "/usr/local/bin/$(basename "$tool")"
+  # Any python shebang becomes /usr/bin/python3 (the test image has no `python`).
+  sed '1s|^#!.*python.*$|#!/usr/bin/python3|' "$tool" > "/usr/local/bin/$(basename "$tool")"
+  chmod 0755 "/usr/local/bin/$(basename "$tool")"
 done
 sessions=""
 while [ $# -gt 0 ]; do
