@@ -16,7 +16,8 @@ description:
     the wanted O(devices).
   - Each wanted device comes back V(fresh), V(stale) (older than its O(devices[].max_age_days), or with no
     readable date) or V(missing); a backup that matches no wanted device comes back V(unknown).
-  - Apple Watches are backed up inside their iPhone's backup and are not listed as devices.
+  - Apple Watches are backed up inside their iPhone's backup and have no backup folder of their own. Leave them
+    out, or list them with O(devices[].inside) set to their iPhone's name to see them with that backup's status.
 extends_documentation_fragment:
   - sovereign.cloud.attributes
   - sovereign.cloud.attributes.info_module
@@ -45,6 +46,11 @@ options:
         description: A backup older than this many days is stale.
         type: float
         default: 7
+      inside:
+        description:
+          - For a device backed up inside another one's backup (an Apple Watch inside its iPhone's), the O(devices[].name)
+            of that device; this one then takes its status and has no folder of its own.
+        type: str
 """
 
 EXAMPLES = r"""
@@ -69,16 +75,36 @@ devices:
   type: list
   elements: dict
   contains:
-    name: {description: Device name (from the list, or the backup's C(Device Name) for an unknown one)., type: str}
-    owner: {description: Owner from the list (null for an unknown backup)., type: str}
-    udid: {description: UDID of the backup matched (or the one asked for)., type: str}
-    status: {description: "V(fresh), V(stale), V(missing) or V(unknown).", type: str}
-    age_days: {description: Days since the last backup (null without one)., type: float}
-    last_backup: {description: The backup's C(Last Backup Date), ISO 8601 in UTC., type: str}
-    max_age_days: {description: The freshness limit applied., type: float}
-    product_type: {description: The backup's C(Product Type) (C(iPhone15,2))., type: str}
-    path: {description: The backup folder., type: str}
-    reason: {description: Why a device is not fresh, or why a backup is unknown., type: str}
+    name:
+      description: Device name (from the list, or the backup's C(Device Name) for an unknown one).
+      type: str
+    owner:
+      description: Owner from the list (null for an unknown backup).
+      type: str
+    udid:
+      description: UDID of the backup matched (or the one asked for).
+      type: str
+    status:
+      description: V(fresh), V(stale), V(missing) or V(unknown).
+      type: str
+    age_days:
+      description: Days since the last backup (null without one).
+      type: float
+    last_backup:
+      description: The backup's C(Last Backup Date), ISO 8601 in UTC.
+      type: str
+    max_age_days:
+      description: The freshness limit applied.
+      type: float
+    product_type:
+      description: The backup's C(Product Type), for example C(iPhone16,1).
+      type: str
+    path:
+      description: The backup folder.
+      type: str
+    reason:
+      description: Why a device is not fresh, or why a backup is unknown.
+      type: str
   sample: [{name: iPhone 15 Pro, owner: Nithin, udid: 00008120-001A2B3C4D5E6F70, status: fresh, age_days: 0.4,
             last_backup: "2026-12-03T21:02:00+00:00", max_age_days: 7, product_type: "iPhone16,1",
             path: /Volumes/Pegasus/iMazing/Backups/00008120-001A2B3C4D5E6F70, reason: null}]
@@ -121,6 +147,7 @@ def main() -> None:
                 "owner": {"type": "str"},
                 "udid": {"type": "str"},
                 "max_age_days": {"type": "float", "default": 7},
+                "inside": {"type": "str"},
             }},
         },
         supports_check_mode=True,

@@ -25,7 +25,7 @@ extends_documentation_fragment:
 options:
   settings:
     description:
-      - pmset setting name -> value, for example C({sleep: 0, disksleep: 0, womp: 1, autorestart: 1}).
+      - "pmset setting name -> value, for example C({sleep: 0, disksleep: 0, womp: 1, autorestart: 1})."
       - Numbers and booleans are written as pmset prints them (V(true) becomes V(1)). A value of V(0) for
         C(sleep), C(disksleep) or C(displaysleep) means never.
     type: dict

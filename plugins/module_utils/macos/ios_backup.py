@@ -9,9 +9,10 @@ A backup root holds one folder per device, named by the device's UDID, with an `
 ``Last Backup Date`` (a plist date, UTC) and ``Unique Identifier`` (the UDID). The wanted devices
 (the family's device matrix) are matched to backups by UDID when one is given, otherwise by
 device name (case and apostrophe style ignored; the newest backup wins). Apple Watches are backed up
-inside their iPhone's backup and are not listed. Each wanted device comes back fresh, stale (older
-than its ``max_age_days``, or without a readable date) or missing; backups that match no wanted
-device come back as unknown.
+inside their iPhone's backup: a device listed with ``inside: <that iPhone's name>`` has no folder of
+its own and takes the status of that backup. Each wanted device comes back fresh, stale (older than
+its ``max_age_days``, or without a readable date) or missing; backups that match no wanted device
+come back as unknown.
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ def assess(backups: list[dict], devices: list[dict], now: datetime | None = None
     used: set[int] = set()
     results = []
     for device in devices:
+        if device.get("inside"):
+            continue
         name, owner, udid = device.get("name"), device.get("owner"), device.get("udid")
         max_age = device.get("max_age_days")
         max_age = DEFAULT_MAX_AGE_DAYS if max_age is None else max_age
@@ -125,6 +128,20 @@ def assess(backups: list[dict], devices: list[dict], now: datetime | None = None
                 row["status"], row["reason"] = "stale", f"last backup {age} days ago, more than {max_age}"
             else:
                 row["status"] = "fresh"
+        results.append(row)
+    hosts = list(results)
+    for device in devices:
+        if not device.get("inside"):
+            continue
+        host = next((r for r in hosts if _key(r["name"]) == _key(device["inside"])
+                     and (r["owner"] == device.get("owner") or not device.get("owner"))), None)
+        host = host or next((r for r in hosts if _key(r["name"]) == _key(device["inside"])), None)
+        row = {"name": device.get("name"), "owner": device.get("owner"), "udid": device.get("udid"),
+               "max_age_days": None, "product_type": None, "last_backup": None, "age_days": None, "path": None,
+               "status": "missing", "reason": f"backed up inside {device['inside']}, which is not in the device list"}
+        if host is not None:
+            row.update({k: host[k] for k in ("max_age_days", "last_backup", "age_days", "path", "status")})
+            row["reason"] = f"backed up inside {device['inside']}" + (f" ({host['reason']})" if host["reason"] else "")
         results.append(row)
     for i, backup in enumerate(backups):
         if i in used:

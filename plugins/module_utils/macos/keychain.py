@@ -146,8 +146,10 @@ def ensure(keychain: Keychain, server: str, account: str, protocol: str, passwor
         if changed and not check_mode:
             keychain.delete(server, account, protocol)
         after = {"state": "absent"}
-        summary = f"Keychain item {what}: " + (("would be removed" if check_mode else "removed") if changed
-                                                else "already absent")
+        if changed:
+            summary = f"Keychain item {what}: " + ("would be removed" if check_mode else "removed")
+        else:
+            summary = f"Keychain item {what}: already absent"
         return {"changed": changed, "diff": {"before": before, "after": after}, "item": after, "summary": summary}
     if password is None:
         raise KeychainError("password is required with state=present")
@@ -167,8 +169,11 @@ def ensure(keychain: Keychain, server: str, account: str, protocol: str, passwor
         after["label"] = server
     if reasons and not check_mode:
         keychain.add(server, account, protocol, password, label, trusted)
-    summary = f"Keychain item {what}: " + (", ".join(reasons) + (" (check mode: nothing changed)" if check_mode
-                                                                    else "") if reasons else "already up to date")
+    if reasons:
+        summary = f"Keychain item {what}: " + ", ".join(reasons) + (" (check mode: nothing changed)" if check_mode
+                                                                    else "")
+    else:
+        summary = f"Keychain item {what}: already up to date"
     return {"changed": bool(reasons), "diff": {"before": before, "after": after}, "item": after, "summary": summary}
 
 

@@ -115,12 +115,14 @@ def test_ios_backup_info_reports_and_never_changes(tmp_path):
     write_backup(root, "00008101-0000000000000000", "Guest iPhone", "iPhone13,2", 1)
     args = {"path": str(root), "devices": [{"name": "iPhone 15 Pro", "owner": "Nithin"},
                                            {"name": "iPhone 14 Pro", "owner": "Wife"},
-                                           {"name": "iPhone 12", "owner": "Dad", "max_age_days": 3}]}
+                                           {"name": "iPhone 12", "owner": "Dad", "max_age_days": 3},
+                                           {"name": "Apple Watch", "owner": "Wife", "inside": "iPhone 14 Pro"}]}
     normal, checked = run_module(ios_backup_info, args), run_module(ios_backup_info, args, check_mode=True)
     for result in (normal, checked):
         assert result["changed"] is False
-        assert [d["status"] for d in result["devices"]] == ["fresh", "stale", "missing", "unknown"]
-        assert result["stale"] == ["Wife's iPhone 14 Pro"] and result["missing"] == ["Dad's iPhone 12"]
+        assert [d["status"] for d in result["devices"]] == ["fresh", "stale", "missing", "stale", "unknown"]
+        assert result["stale"] == ["Wife's iPhone 14 Pro", "Wife's Apple Watch"]
+        assert result["missing"] == ["Dad's iPhone 12"]
         assert result["unknown"] == ["Guest iPhone"]
     assert normal["devices"][2]["max_age_days"] == 3
     failed = run_module(ios_backup_info, {"path": str(tmp_path / "not-mounted")})

@@ -83,3 +83,17 @@ def test_a_missing_root_says_what_to_check(tmp_path):
     with pytest.raises(BackupRootError, match="is the volume mounted"):
         scan(str(tmp_path / "not-mounted"))
 
+
+def test_a_watch_inside_its_iphone_takes_that_backup_s_status(root):
+    matrix = MATRIX + [{"name": "Apple Watch Ultra", "owner": "Nithin", "inside": "Nithin's iPhone 15 Pro"},
+                       {"name": "Apple Watch", "owner": "Wife", "inside": "iPhone 14 Pro"},
+                       {"name": "Apple Watch S8", "owner": "Nithin", "inside": "iPhone 16"}]
+    result = assess(scan(str(root)), matrix, now=NOW)
+    watches = {d["name"]: d for d in result["devices"] if "Watch" in d["name"]}
+    assert (watches["Apple Watch Ultra"]["status"], watches["Apple Watch Ultra"]["age_days"]) == ("fresh", 0.5)
+    assert watches["Apple Watch Ultra"]["reason"] == "backed up inside Nithin's iPhone 15 Pro"
+    assert watches["Apple Watch"]["status"] == "stale"
+    assert watches["Apple Watch S8"]["status"] == "missing"
+    assert "not in the device list" in watches["Apple Watch S8"]["reason"]
+    # No watch is an unknown backup, and the unknown backup is still the old iPhone only.
+    assert result["unknown"] == ["Old iPhone 8"]

@@ -126,7 +126,7 @@ def test_plan_writes_only_the_differing_keys_in_the_wanted_order():
     targets, keys, warnings = plan(parsed, wanted, "ac")
     assert (targets, list(keys), warnings) == (["ac"], ["sleep", "autorestart"], [])
     # -a compares every profile: womp differs on battery only, and is written.
-    targets, keys, _ = plan(parsed, wanted, "all")
+    targets, keys, _warnings = plan(parsed, wanted, "all")
     assert targets == ["ac", "battery"]
     assert list(keys) == ["womp", "sleep", "autorestart"]
 
@@ -199,9 +199,9 @@ def test_lowpowermode_already_satisfied_by_powermode_is_not_written():
 
 def test_errors_say_what_failed():
     with pytest.raises(PmsetError, match="no power profile"):
-        ensure(Pmset(lambda argv, **_: (0, "garbage\n", "")), {"sleep": 0}, "all", False)
+        ensure(Pmset(lambda argv, **_kwargs: (0, "garbage\n", "")), {"sleep": 0}, "all", False)
     with pytest.raises(PmsetError, match="must run as root"):
-        def refuse(argv, **_):
+        def refuse(argv, **_kwargs):
             return (0, HPM_CUSTOM, "") if argv[1] == "-g" else (1, "", "pmset: must be run as root")
         ensure(Pmset(refuse), {"sleep": 5}, "all", False)
     with pytest.raises(PmsetError, match="not a pmset setting"):

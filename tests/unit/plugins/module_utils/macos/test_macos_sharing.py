@@ -14,38 +14,38 @@ from support.macos import calls, run_standin, standin_runner
 
 # Reconstructed: two share points, protocol blocks in different orders, a name with spaces, extra keys.
 LISTING = """List of Share Points
-name:		Pegasus
-path:		/Volumes/Pegasus
-	smb:	{
-		name:	Pegasus
-		shared:	1
-		guest access:	0
-	}
-	afp:	{
-		name:	Pegasus
-		shared:	0
-		guest access:	0
-		inherit perms:	0
-	}
-	ftp:	{
-		name:	Pegasus
-		shared:	0
-		guest access:	0
-	}
+name:\t\tPegasus
+path:\t\t/Volumes/Pegasus
+\tsmb:\t{
+\t\tname:\tPegasus
+\t\tshared:\t1
+\t\tguest access:\t0
+\t}
+\tafp:\t{
+\t\tname:\tPegasus
+\t\tshared:\t0
+\t\tguest access:\t0
+\t\tinherit perms:\t0
+\t}
+\tftp:\t{
+\t\tname:\tPegasus
+\t\tshared:\t0
+\t\tguest access:\t0
+\t}
 
-name:		Mom's Public Folder
-path:		/Users/mom/Public
-	afp:	{
-		name:	Mom's Public Folder
-		shared:	1
-		guest access:	1
-		inherit perms:	0
-	}
-	smb:	{
-		name:	Mom's Public Folder
-		shared:	1
-		guest access:	1
-	}
+name:\t\tMom's Public Folder
+path:\t\t/Users/mom/Public
+\tafp:\t{
+\t\tname:\tMom's Public Folder
+\t\tshared:\t1
+\t\tguest access:\t1
+\t\tinherit perms:\t0
+\t}
+\tsmb:\t{
+\t\tname:\tMom's Public Folder
+\t\tshared:\t1
+\t\tguest access:\t1
+\t}
 """
 
 
