@@ -181,7 +181,7 @@ def imessage_archive(args) -> int:
         details["reason"] = "exporter_failed"
         return finish(args, kind, False, f"imessage-exporter exited {result.returncode}: {output[-300:]}",
                       details=details, started_at=started, every=WEEK_S, fix=kickstart(args.label))
-    files = sum(len(names) for _, _, names in os.walk(run_dir))
+    files = sum(len(entry[2]) for entry in os.walk(run_dir))
     details["files"] = files
     since = f" since {details['since']}" if details["since"] else " (full history)"
     return finish(args, kind, True, f"exported Messages{since} to {run_dir} ({files} files)", details=details,

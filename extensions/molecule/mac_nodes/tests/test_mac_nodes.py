@@ -87,7 +87,7 @@ def test_no_secret_in_any_plist_script_or_setting(host):
 
 
 def test_the_share_password_is_only_in_the_login_keychain(host):
-    who, _ = person(host)
+    who = person(host)[0]
     if who == "mom":
         pytest.skip("Server A holds the RAID itself: no keychain entry to mount it")
     result = host.run(f"sudo -u {who} -H security find-internet-password -s server-a.home.example.com "
@@ -102,7 +102,7 @@ def test_imessage_exporter_comes_from_homebrew(host):
 def test_a_missing_full_disk_access_grant_is_reported_as_exactly_that(host):
     """The agent runs with the plist's own arguments; a Messages database the agent cannot open is what
     TCC shows a program without Full Disk Access (here: root-owned, mode 0600)."""
-    who, _ = person(host)
+    who = person(host)[0]
     home = f"/Users/{who}"
     host.run(f"mkdir -p {home}/Library/Messages && : > {home}/Library/Messages/chat.db && "
              f"chmod 0600 {home}/Library/Messages/chat.db")
@@ -117,7 +117,7 @@ def test_a_missing_full_disk_access_grant_is_reported_as_exactly_that(host):
 
 
 def test_status_expectations_are_written(host):
-    who, _ = person(host)
+    who = person(host)[0]
     expect = json.loads(host.file(f"/etc/sovereign/status.d/mac.imessage_archive--{who}.json").content)
     assert expect["every"] == 604800 and expect["fix"].startswith("launchctl kickstart gui/")
 
