@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 import os
 import plistlib
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from support.macos import run_standin
+from support.macos import BIN, run_standin
 
 
 def write_plist(path, job):
@@ -46,14 +50,34 @@ def test_brew_refuses_root_like_homebrew(tmp_path):
     assert result.returncode == 1 and "Running Homebrew as root" in result.stderr
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="brew refuses root")
-def test_brew_info_install_list(tmp_path):
-    info = json.loads(run_standin(["brew", "info", "--json=v2", "imessage-exporter"], tmp_path).stdout)
+@pytest.fixture
+def nobody_state():
+    """A state folder the nobody account can write (pytest's tmp_path is root's, 0700)."""
+    base = Path(tempfile.mkdtemp(prefix="brew-standin-"))
+    base.chmod(0o777)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def brew(state_dir, *args):
+    """The brew stand-in as a non-root user (nobody when the tests run as root), as Homebrew wants."""
+    user = 65534 if os.geteuid() == 0 else None
+    return subprocess.run(["/usr/bin/python3", str(BIN / "brew"), *args], env={**os.environ, "MACOS_STANDIN_STATE": str(state_dir)},
+                          capture_output=True, text=True, check=False, user=user)
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/python3"), reason="needs /usr/bin/python3")
+def test_brew_info_install_list(nobody_state):
+    info = json.loads(brew(nobody_state, "info", "--json=v2", "imessage-exporter").stdout)
     assert info["formulae"][0]["installed"] == []
-    assert run_standin(["brew", "install", "imessage-exporter"], tmp_path).returncode == 0
-    info = json.loads(run_standin(["brew", "info", "--json=v2", "imessage-exporter"], tmp_path).stdout)
+    assert brew(nobody_state, "install", "imessage-exporter").returncode == 0
+    info = json.loads(brew(nobody_state, "info", "--json=v2", "imessage-exporter").stdout)
     assert info["formulae"][0]["installed"] == [{"version": "2.6.0"}]
-    assert run_standin(["brew", "list", "--cask", "imazing"], tmp_path).returncode == 1
+    assert brew(nobody_state, "list", "--cask", "imazing").returncode == 1
+    assert brew(nobody_state, "install", "--cask", "imazing").returncode == 0
+    assert brew(nobody_state, "list", "--cask", "imazing").returncode == 0
+    missing = brew(nobody_state, "info", "--json=v2", "no-such-thing")
+    assert missing.returncode == 1 and 'No available formula or cask with the name "no-such-thing"' in missing.stderr
 
 
 def test_defaults_write_read_types(tmp_path):
