@@ -214,7 +214,7 @@ def ensure(pmset: Pmset, settings: dict, source: str, check_mode: bool) -> dict:
     if to_write:
         summary = f"pmset {source}: {'would set' if check_mode else 'set'} {shown}"
     else:
-        summary = f"pmset {source}: {', '.join(f'{k}={v}' for k, v in wanted.items())} already " \
+        summary = f"pmset {source}: already {', '.join(f'{k}={v}' for k, v in wanted.items())} " \
                   f"({', '.join(targets) or 'no matching profile'})"
     return {"changed": bool(to_write), "diff": {"before": before, "after": after}, "current": current,
             "commands": commands, "warnings": warnings, "summary": summary}
