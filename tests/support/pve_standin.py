@@ -75,7 +75,9 @@ class PVEStandIn(FakePve):
     @staticmethod
     def _verify_job(job: dict) -> None:
         """VZDump::verify_vzdump_parameters (with check_missing)."""
-        truthy = lambda key: str(job.get(key, "0")) in ("1", "true", "True")  # noqa: E731
+        def truthy(key: str) -> bool:
+            return str(job.get(key, "0")) in ("1", "true", "True")
+
         if truthy("all") and job.get("vmid"):
             raise _raise_param(all="option conflicts with option 'vmid'")
         if job.get("exclude") and job.get("vmid"):
@@ -124,7 +126,7 @@ class PVEStandIn(FakePve):
     # ------------------------------------------------------------------ serving
 
     def __enter__(self) -> "PVEStandIn":
-        certfile, keyfile, _ = make_cert(str(self.workdir), name="pve-standin", hosts=(self.host,))
+        certfile, keyfile, _ca = make_cert(str(self.workdir), name="pve-standin", hosts=(self.host,))
         der = ssl.PEM_cert_to_DER_cert(Path(certfile).read_text())
         self.fingerprint = ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
         self._loop = asyncio.new_event_loop()
