@@ -20,6 +20,7 @@ KDIR=$CACHE/kube-$KUBE_VERSION
 EDIR=$CACHE/etcd-$ETCD_VERSION
 BUILD=$CACHE/build
 GO=${GO:-go}
+if [[ ${1:-} == paths ]]; then echo "$KDIR"; echo "$EDIR"; exit 0; fi
 mkdir -p "$CACHE" "$BUILD"
 
 if ! command -v "$GO" >/dev/null; then
@@ -119,6 +120,5 @@ case "${1:-all}" in
   all) build_etcd; build_kube ;;
   kube) build_kube ;;
   etcd) build_etcd ;;
-  paths) echo "$KDIR"; echo "$EDIR"; exit 0 ;;
   *) echo "usage: $0 [all|kube|etcd|paths]" >&2; exit 2 ;;
 esac
