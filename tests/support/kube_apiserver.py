@@ -48,10 +48,13 @@ def make_certificates(pki: Path) -> None:
     system:masters, and the service-account signing key pair."""
     pki.mkdir(parents=True, exist_ok=True)
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=sovereign-test-ca",
-             "-keyout", "ca.key", "-out", "ca.crt", cwd=pki)
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+             "-addext", "subjectKeyIdentifier=hash", "-keyout", "ca.key", "-out", "ca.crt", cwd=pki)
+    # Python 3.13 verifies strictly (X.509 strict): key usages and key identifiers on every certificate.
+    leaf = "keyUsage=critical,digitalSignature,keyEncipherment\nauthorityKeyIdentifier=keyid,issuer\n"
     (pki / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\n"
-                                    "extendedKeyUsage=serverAuth\n")
-    (pki / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
+                                    "extendedKeyUsage=serverAuth\n" + leaf)
+    (pki / "client.ext").write_text("extendedKeyUsage=clientAuth\n" + leaf)
     for name, subject, ext in (("server", "/CN=kube-apiserver", "server.ext"),
                                ("admin", "/O=system:masters/CN=sovereign-admin", "client.ext")):
         _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", f"{name}.key",
