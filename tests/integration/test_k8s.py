@@ -196,10 +196,11 @@ def test_the_pod_passes_pod_security_admission(cluster):
     assert out.returncode == 0, out.stderr
     assert 'would violate PodSecurity "restricted:latest"' in out.stderr
     assert 'container "prepare"' in out.stderr and 'container "icloudpd"' not in out.stderr
-    privileged = json.loads(json.dumps(pod))
-    privileged["spec"]["containers"][0]["securityContext"]["privileged"] = True
-    refused = api.kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(privileged), check=False)
-    assert refused.returncode != 0 and 'violates PodSecurity "baseline:latest"' in refused.stderr
+    # The seed's way (a hostPath volume in the pod itself) is what baseline refuses.
+    seed_way = json.loads(json.dumps(pod))
+    seed_way["spec"]["volumes"].append({"name": "node", "hostPath": {"path": "/var/mnt/icloud-photos"}})
+    refused = api.kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(seed_way), check=False)
+    assert refused.returncode != 0 and 'violates PodSecurity "baseline:latest": hostPath volumes' in refused.stderr
 
 
 def test_storage_class_mode_enforces_restricted(run_playbook, cluster):
