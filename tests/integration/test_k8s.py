@@ -265,6 +265,9 @@ def test_sync_now_creates_a_job_from_the_cronjob(run_playbook, cluster):
     """The Job is created from the CronJob's template; without a kubelet no pod runs, so the wait ends at its
     timeout with the reason named."""
     api = cluster["api"]
+    dry = run_playbook("k8s_sync_now.yml", cluster["inventory"], {"k8s_sync_now_timeout": 10}, check=True)
+    assert dry.rc == 0 and dry.changed == 1, dry.stdout[-3000:]
+    assert get(api, "jobs", "-n", "photo-sync")["items"] == [], "check mode created the Job"
     recap = run_playbook("k8s_sync_now.yml", cluster["inventory"], {"k8s_sync_now_timeout": 10})
     assert recap.rc != 0
     assert "still running after 10 s (no pod ran? the cluster needs a scheduler and a kubelet)" in recap.stdout
