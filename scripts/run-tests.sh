@@ -22,6 +22,7 @@ step "podman image"      scripts/podman/build-image.sh
 scenarios=()
 for f in extensions/molecule/*/molecule.yml; do d=${f%/molecule.yml}; scenarios+=("${d##*/}"); done
 step "molecule"          scripts/molecule.sh "${scenarios[@]}"
+step "kubernetes API server" scripts/kube-build.sh   # real kube-apiserver + etcd, built once, cached
 step "integration tests" pytest tests/integration
 echo
 echo "make test: all layers passed in $(( $(date +%s) - t0 )) s"
