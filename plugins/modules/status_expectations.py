@@ -46,7 +46,7 @@ options:
         description: What the status page calls it. Default the kind's title and the name.
         type: str
       schedule:
-        description: The job's systemd C(OnCalendar=) expression; RV(expectations[].every) is computed from it.
+        description: The job's systemd C(OnCalendar=) expression; the file's C(every) is computed from it.
         type: str
       every:
         description: Seconds between two runs, when there is no O(expectations[].schedule).

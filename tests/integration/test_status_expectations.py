@@ -66,8 +66,8 @@ def test_jobs_that_never_ran_are_red_with_the_command_that_runs_them(run_playboo
     files = sorted(p.name for p in folder.iterdir())
     assert files == ["pbs.backup--photos.json", "photo_vault.thumbnails--photos.json", "photo_vault.verify--photos.json",
                      "restic.backup--media.json", "restic.check--nas.json", "zfs.scrub--tank.json"]
-    items = {(i["kind"], i["name"]): i for i in evaluate.report({"nas": gather.gather(str(tmp_path / "state"),
-                                                                                        str(folder))})["items"]}
+    gathered = gather.gather(str(tmp_path / "state"), str(folder))
+    items = {(i["kind"], i["name"]): i for i in evaluate.report({"nas": gathered})["items"]}
     media = items[("restic.backup", "media")]
     assert media["state"] == "red" and media["reason"] == "No record of it: it should run every week."
     assert media["fix"] == "systemctl start sovereign-restic-media.service" and media["every"] == 604800

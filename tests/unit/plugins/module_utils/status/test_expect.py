@@ -53,8 +53,8 @@ def test_apply_is_idempotent_purges_and_checks(tmp_path):
     dry = expect.apply([MEDIA, check], str(folder), ["restic.backup", "restic.check"], check_mode=True)
     assert dry["changed"] and len(dry["written"]) == 2 and not folder.exists()
     first = expect.apply([MEDIA, check], str(folder), ["restic.backup", "restic.check"])
-    assert first["written"] == dry["written"] and first["diff"]["before"] == {str(folder / "restic.backup--media.json"): None,
-                                                                             str(folder / "restic.check--nas.json"): None}
+    new = {str(folder / "restic.backup--media.json"): None, str(folder / "restic.check--nas.json"): None}
+    assert first["written"] == dry["written"] and first["diff"]["before"] == new
     doc = json.loads((folder / "restic.backup--media.json").read_text())
     assert doc == {"kind": "restic.backup", "name": "media", "title": None, "every": 604800,
                    "fix": "systemctl start sovereign-restic-media.service"}
@@ -86,8 +86,7 @@ def test_a_restic_job_that_never_ran_is_red_with_its_unit(tmp_path):
     assert item["fix"] == "systemctl start sovereign-restic-media.service"
     runs = [result,
             run_module(status_expectations, {"expectations": [MEDIA], "dir": str(tmp_path / "status.d")}, check_mode=True),
-            run_module(status_expectations, {"expectations": [dict(MEDIA, schedule="no such day")],
-                                              "dir": str(tmp_path / "x")})]
+            run_module(status_expectations, {"expectations": [dict(MEDIA, schedule="no such day")], "dir": str(tmp_path)})]
     assert result["changed"] and result["summary"].startswith("1 expectations written, 0 removed")
     assert not runs[1]["changed"]
     assert runs[2]["failed"] and "Fix the OnCalendar expression" in runs[2]["msg"]
