@@ -114,7 +114,7 @@ summary:
   description: One line saying what was done.
   returned: always
   type: str
-  sample: "1 expectation written, 0 removed in /etc/sovereign/status.d (2 in all)"
+  sample: "1 expectations written, 0 removed in /etc/sovereign/status.d (2 in all)"
 """
 
 from ansible.module_utils.basic import AnsibleModule
