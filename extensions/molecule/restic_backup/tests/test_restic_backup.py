@@ -72,6 +72,23 @@ def test_units_of_removed_jobs_are_gone(host):
     assert "oldjob" not in host.check_output("systemctl list-timers --all --no-legend")
 
 
+def test_each_job_and_check_says_what_to_expect_of_it(host):
+    expect = "/etc/sovereign/status.d"
+    for kind, name, every, unit in (("restic.backup", "documents", 86400, "sovereign-restic-documents.service"),
+                                    ("restic.backup", "photos", 86400, "sovereign-restic-photos.service"),
+                                    ("restic.check", "local", 604800, "sovereign-restic-check-local.service")):
+        item = host.file(f"{expect}/{kind}--{name}.json")
+        assert (item.user, item.mode) == ("root", 0o644), name
+        doc = json.loads(item.content_string)
+        assert (doc["kind"], doc["name"], doc["fix"]) == (kind, name, f"systemctl start {unit}"), name
+        assert doc["every"] == every, doc
+        assert host.file(f"/etc/systemd/system/{unit}").exists, unit
+    # a disabled job, a removed one and a repository without a check expect nothing; another role's file stays
+    for gone in ("restic.backup--server-state", "restic.backup--oldjob", "restic.check--offsite"):
+        assert not host.file(f"{expect}/{gone}.json").exists, gone
+    assert host.file(f"{expect}/zfs.scrub--tank.json").exists
+
+
 # ------------------------------------------------------------------------------ a backup
 def forget_all(host, job):
     # Verify may run again on the same host (molecule verify while developing): start from no snapshots.

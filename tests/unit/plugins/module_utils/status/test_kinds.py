@@ -87,3 +87,29 @@ def test_every_kind_the_roles_write_is_registered():
     written.update({"restic.backup", "restic.check", "zfs.scrub"})  # read from their own state files
     assert {"pbs.backup", "pbs.restore_drill", "photo_vault.ingest", "photo_vault.verify"} <= written
     assert written <= set(kinds.KINDS), sorted(written - set(kinds.KINDS))
+
+
+def role_expectations() -> list[tuple[str, str, str]]:
+    """(role, kind, fix template) of every expectation a role's vars hand to status_expectations."""
+    out = []
+    for path in sorted(REPO.glob("roles/*/vars/main.yml")):
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"'kind': '([\w.]+)'.*?'fix': '([^']+)' ~ [\w.]+ ~ '([^']*)'", text, re.S):
+            out.append((path.parts[-3], match.group(1), match.group(2) + "{name}" + match.group(3)))
+    return out
+
+
+def test_every_expectation_the_roles_write_is_a_registered_kind_with_its_fix():
+    found = role_expectations()
+    assert {(role, kind) for role, kind, _fix in found} == {
+        ("restic_backup", "restic.backup"), ("restic_backup", "restic.check"), ("zfs_datasets", "zfs.scrub"),
+        ("pve_host", "pbs.backup"), ("pve_host", "pbs.restore_drill")}
+    for role, kind, fix in found:
+        assert kind in kinds.KINDS, (role, kind)
+        assert fix == kinds.KINDS[kind].fix, (role, kind, fix)
+        assert_exists(fix)
+    # photo_vault's expectations are its jobs' kinds and fixes (checked above)
+    assert "'kind': 'photo_vault.' ~ job.name" in (REPO / "roles/photo_vault/vars/main.yml").read_text()
+    # and every role that writes them does it through the one module, from tasks/status.yml
+    for role in ("restic_backup", "zfs_datasets", "pve_host", "photo_vault"):
+        assert "sovereign.cloud.status_expectations:" in (REPO / f"roles/{role}/tasks/status.yml").read_text(), role
