@@ -41,6 +41,7 @@ EXIT_SKIPPED = 0
 EXIT_FAILED = 1
 EXIT_DRIFT = 3
 EXIT_CONFIG = 2
+STATS_KEYS = ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")
 
 
 def log(message: str) -> None:
@@ -150,8 +151,7 @@ def read_recap(artifact_dir: str) -> dict:
         data = event.get("event_data") or {}
         kind = event.get("event")
         if kind == "playbook_on_stats":
-            stats = {key: data.get(key) or {} for key in ("ok", "changed", "failures", "dark", "skipped", "rescued",
-                                                             "ignored")}
+            stats = {key: data.get(key) or {} for key in STATS_KEYS}
         elif kind == "runner_on_ok" and (data.get("res") or {}).get("changed"):
             changed_tasks.append(f"{data.get('host')}: {data.get('task')}")
         elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
