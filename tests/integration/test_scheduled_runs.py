@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -30,9 +31,9 @@ def _project(root: Path) -> tuple[Path, Path, Path]:
   hosts: all
   gather_facts: false
   tasks:
-    - name: Hello
-      ansible.builtin.debug:
-        msg: hello
+    - name: Check the environment the job settings give
+      ansible.builtin.assert:
+        that: lookup('ansible.builtin.env', 'SOVEREIGN_TEST_MARK') == 'from-envvars'
 """)
     (project / "playbooks" / "drift.yml").write_text(f"""---
 - name: Keep a file as configured
@@ -92,6 +93,7 @@ def applied(tmp_path_factory):
         "scheduled_runs_venv": str(VENV),
         "scheduled_runs_vault_password_file": str(password),
         "scheduled_runs_keep_days": 7,
+        "scheduled_runs_envvars": {"SOVEREIGN_TEST_MARK": "from-envvars"},
         "scheduled_runs_runner_dir": str(root / "runs"),
         "scheduled_runs_state_dir": str(root / "state"),
         "scheduled_runs_status_d_dir": str(root / "etc" / "status.d"),
@@ -154,6 +156,11 @@ def test_check_first_changes_nothing_then_apply_then_idempotent(run_playbook, ap
     for line in ("OnFailure=sovereign-notify@%n.service", "ProtectSystem=strict", "NoNewPrivileges=yes",
                  f"ReadWritePaths=-{root / 'runs'}", "CapabilityBoundingSet=", "User="):
         assert line in service
+    analyze = shutil.which("systemd-analyze")
+    if analyze:
+        verify = subprocess.run([analyze, "verify", "--man=no", *sorted(map(str, (root / "systemd").iterdir()))],
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert verify.returncode == 0 and not verify.stdout.strip() and not verify.stderr.strip(), verify
     expectation = json.loads((root / "etc" / "status.d" / "scheduled-run--drift.json").read_text())
     assert expectation["kind"] == "scheduled-run" and expectation["every"] == 7 * 86400
     assert oct((root / "etc" / "scheduled-runs" / "vaulted.json").stat().st_mode & 0o777) == "0o600"
@@ -240,3 +247,23 @@ def test_vault_password_is_used_and_never_written(run_playbook, applied):
         for path in (root / folder).rglob("*"):
             if path.is_file() and not path.is_symlink():
                 assert SECRET not in path.read_text(errors="replace"), path
+
+
+def test_switching_to_cron_replaces_the_timers(run_playbook, applied):
+    root, play, inventory, extravars = applied
+    cron_vars = {**extravars, "scheduled_runs_scheduler": "cron"}
+    (root / "cron.d").mkdir(exist_ok=True)
+    switched = run_playbook(str(play), inventory / "hosts.yml", extravars=cron_vars)
+    assert switched.rc == 0, switched.stdout
+    assert not list((root / "systemd").iterdir()), "the timers of the jobs stay behind"
+    lines = [line for line in (root / "cron.d" / "sovereign-scheduled-runs").read_text().splitlines()
+             if line and not line.startswith("#")]
+    assert len(lines) == 3, lines
+    user = extravars["scheduled_runs_user"]
+    drift = next(line for line in lines if "/drift.json" in line)
+    assert drift.startswith(f"0 6 * * 0 {user} {VENV}/bin/python {root / 'lib'}/sovereign_run.py --config ")
+    assert drift.endswith("2>&1 | logger -t sovereign-run-drift")
+    settings = json.loads((root / "etc" / "scheduled-runs" / "drift.json").read_text())
+    assert settings["notify_command"][-1] == "sovereign-run-drift.service"
+    again = run_playbook(str(play), inventory / "hosts.yml", extravars=cron_vars)
+    assert again.rc == 0 and again.changed == 0, again.stdout
