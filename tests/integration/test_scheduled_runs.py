@@ -46,6 +46,15 @@ def _project(root: Path) -> tuple[Path, Path, Path]:
         dest: {target}
         mode: "0644"
 """)
+    (project / "playbooks" / "slow.yml").write_text("""---
+- name: Take a while
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Wait
+      ansible.builtin.command: sleep 20
+      changed_when: false
+""")
     password = root / "vault-pass"
     password.write_text(SECRET + "\n")
     password.chmod(0o600)
@@ -211,6 +220,32 @@ def test_overlapping_run_is_skipped_by_the_lock(run_playbook, applied):
     assert elapsed < 30
     after = sorted((root / "runs" / "ok" / "artifacts").iterdir()) if (root / "runs" / "ok" / "artifacts").exists() else []
     assert after == before, "a skipped run must not start ansible-runner"
+
+
+def test_a_second_concurrent_run_is_skipped(run_playbook, applied):
+    root = applied[0]
+    if not (root / "bin" / "sovereign-run").exists():
+        assert _apply(run_playbook, applied).rc == 0
+    settings = json.loads((root / "etc" / "scheduled-runs" / "ok.json").read_text())
+    settings.update(name="slow", playbook="playbooks/slow.yml", lock_file=str(root / "runs" / "slow.lock"))
+    config = root / "slow.json"
+    config.write_text(json.dumps(settings))
+    command = [str(VENV / "bin" / "python"), str(root / "lib" / "sovereign_run.py"), "--config", str(config)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    artifacts = root / "runs" / "slow" / "artifacts"
+    deadline = time.monotonic() + 60
+    while not (artifacts.exists() and any(artifacts.iterdir())):  # the first run holds the lock by then
+        assert first.poll() is None, first.stdout.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert first.poll() is None, "the first run ended before the second started; the test proves nothing"
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "slow: skipped, the previous run still holds" in second.stdout
+    out, _ = first.communicate(timeout=300)
+    assert first.returncode == 0, out
+    assert len(list(artifacts.iterdir())) == 1, "the skipped run left artifacts"
+    assert _status(root, "slow")["ok"] is True
 
 
 def test_check_mode_run_reports_drift(run_playbook, applied):
