@@ -242,7 +242,7 @@ def test_a_second_concurrent_run_is_skipped(run_playbook, applied):
     assert first.poll() is None, "the first run ended before the second started; the test proves nothing"
     assert second.returncode == 0, second.stdout + second.stderr
     assert "slow: skipped, the previous run still holds" in second.stdout
-    out, _ = first.communicate(timeout=300)
+    out = first.communicate(timeout=300)[0]
     assert first.returncode == 0, out
     assert len(list(artifacts.iterdir())) == 1, "the skipped run left artifacts"
     assert _status(root, "slow")["ok"] is True
