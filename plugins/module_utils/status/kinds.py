@@ -62,6 +62,9 @@ KINDS: dict[str, Kind] = {
     "pbs.restore_drill": Kind("PBS restore drill", "Backups", MONTH,
                               "systemctl start sovereign-pbs-drill-{name}.service"),
     "zfs.scrub": Kind("ZFS scrub", "Disks", MONTH, "systemctl start sovereign-zpool-scrub-{name}.service", _zfs_scrub),
+    "icloudpd.download": Kind("iCloud download", "Photos", DAY, "systemctl start sovereign-icloudpd-{name}.service"),
+    "icloud.session": Kind("iCloud session", "Photos", DAY,
+                           "ansible-playbook playbooks/icloud_reauth.yml --limit {host} -e icloud_username={name}"),
 }
 
 GROUP_ORDER = ("Photos", "Backups", "Disks", "Devices", "Messages", "Other")

@@ -23,6 +23,8 @@ UNITS = {
                                            "/etc/systemd/system/sovereign-pbs-drill-{{ item.name }}.service"),
     "sovereign-zpool-scrub-{name}.service": ("roles/zfs_datasets/tasks/scrub.yml",
                                              "/etc/systemd/system/sovereign-zpool-scrub-{{ zfs_datasets__pool }}.service"),
+    "sovereign-icloudpd-{name}.service": ("roles/icloudpd/tasks/systemd.yml",
+                                          "sovereign-icloudpd-{{ item.name }}.service"),
 }
 
 
@@ -85,6 +87,7 @@ def test_every_kind_the_roles_write_is_registered():
     jobs = re.findall(r"^  - name: (\w+)$", (REPO / "roles/photo_vault/vars/main.yml").read_text(), re.M)
     written.update(f"photo_vault.{job}" for job in jobs)
     written.update({"restic.backup", "restic.check", "zfs.scrub"})  # read from their own state files
+    written.update({"icloudpd.download", "icloud.session"})  # icloudpd_job.py names them in constants
     assert {"pbs.backup", "pbs.restore_drill", "photo_vault.ingest", "photo_vault.verify"} <= written
     assert written <= set(kinds.KINDS), sorted(written - set(kinds.KINDS))
 
@@ -103,7 +106,7 @@ def test_every_expectation_the_roles_write_is_a_registered_kind_with_its_fix():
     found = role_expectations()
     assert {(role, kind) for role, kind, _fix in found} == {
         ("restic_backup", "restic.backup"), ("restic_backup", "restic.check"), ("zfs_datasets", "zfs.scrub"),
-        ("pve_host", "pbs.backup"), ("pve_host", "pbs.restore_drill")}
+        ("pve_host", "pbs.backup"), ("pve_host", "pbs.restore_drill"), ("icloudpd", "icloudpd.download")}
     for role, kind, fix in found:
         assert kind in kinds.KINDS, (role, kind)
         assert fix == kinds.KINDS[kind].fix, (role, kind, fix)
