@@ -395,7 +395,7 @@ def valid_subset(subset: str) -> bool:
 ARG_SPEC = {
     "repository": {"type": "str"},
     "password": {"type": "str", "no_log": True},
-    "password_file": {"type": "path"},
+    "password_file": {"type": "path", "no_log": False},
     "env_file": {"type": "path"},
     "env": {"type": "dict", "default": {}, "no_log": True},
     "restic_binary": {"type": "str", "default": "restic"},

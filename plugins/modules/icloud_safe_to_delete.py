@@ -321,7 +321,7 @@ RESTIC_SPEC = {
     "name": {"type": "str", "required": True},
     "repository": {"type": "str"},
     "password": {"type": "str", "no_log": True},
-    "password_file": {"type": "path"},
+    "password_file": {"type": "path", "no_log": False},
     "env_file": {"type": "path"},
     "env": {"type": "dict", "no_log": True},
     "cache_dir": {"type": "path"},

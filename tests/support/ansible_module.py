@@ -36,6 +36,11 @@ def run_module(module, args: dict, check_mode: bool = False) -> dict:
     if check_mode:
         args["_ansible_check_mode"] = True
     out = io.StringIO()
+    # A module process starts with no warnings; in this test process an earlier module's warnings
+    # (ansible keeps them in a module-level dict) would otherwise reach this result.
+    from ansible.module_utils.common import warnings as module_warnings
+    module_warnings._global_warnings.clear()  # pylint: disable=protected-access
+    module_warnings._global_deprecations.clear()  # pylint: disable=protected-access
     # Once controller code is imported (other tests), module warnings go to the controller's display
     # instead of the result; a module process never has it, so the test run should not either.
     with patch_module_args(args), contextlib.redirect_stdout(out), \
