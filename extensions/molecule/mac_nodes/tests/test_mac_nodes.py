@@ -2,6 +2,9 @@
 tests/support/macos_standin, NOT macOS): read from the stand-ins' state files and the plists.
 
 sc-mac_nodes-1 is Server A (backup controller, Mom's identity node), sc-mac_nodes-2 Alex's Mac.
+Read after side_effect.yml rehearsed seed 000 "Server A dies" (playbooks/dr/mac_server_a_dies.yml with
+dr_new_controller=sc-mac_nodes-2): Server A is dead and was not contacted, so it keeps what converge
+left; the RAID moved to Alex's Mac, which is now a backup controller too and mounts the share from itself.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ MOUNT = "cloud.sovereign.mount-share"
 ARCHIVE = "cloud.sovereign.imessage-archive"
 REBOOT = "cloud.sovereign.monthly-reboot"
 RESTIC = "cloud.sovereign.restic-offsite"
+# Where each Mac's login mount points: the dead Server A still names itself (never contacted by the
+# recovery); Alex's Mac names the new server (no ansible_host in molecule's inventory: its name).
+SHARE_SERVER = {"sc-mac_nodes-1": "server-a.home.example.com", "sc-mac_nodes-2": "sc-mac_nodes-2"}
 
 
 def name_of(host) -> str:
@@ -58,7 +64,7 @@ def test_launch_agents_are_valid_plists_with_their_program_schedule_and_argument
     assert mount["Label"] == MOUNT and mount["RunAtLoad"] is True
     args = mount["ProgramArguments"]
     assert args[2] == "mount-share"
-    assert args[args.index("--server") + 1] == "server-a.home.example.com"
+    assert args[args.index("--server") + 1] == SHARE_SERVER[name_of(host)]
     assert args[args.index("--account") + 1] == "sovereign-backup"
     assert args[args.index("--mountpoint") + 1] == "/Volumes/Pegasus"
     assert archive["StartCalendarInterval"] == {"Weekday": 0, "Hour": 3, "Minute": 0}
@@ -87,6 +93,8 @@ def test_no_secret_in_any_plist_script_or_setting(host):
 
 
 def test_the_share_password_is_only_in_the_login_keychain(host):
+    """Converge put it there for Server A; the recovery manages no keychain entry on the Mac that now
+    holds the RAID (mac_identity_node_keychain_manage: false), so the old entry stays, unused."""
     who = person(host)[0]
     if who == "mom":
         pytest.skip("Server A holds the RAID itself: no keychain entry to mount it")
@@ -135,9 +143,25 @@ def test_monthly_reboot_only_where_the_seed_asks(host):
 
 @pytest.fixture()
 def controller(host):
-    if name_of(host) != "sc-mac_nodes-1":
-        pytest.skip("only Server A is the backup controller")
+    """Both Macs are backup controllers here: Server A from converge, Alex's Mac from the recovery."""
     return host
+
+
+def test_the_recovery_moved_the_share_to_the_new_controller(host):
+    """The dead Server A was not contacted (its mount still names server-a); on Alex's Mac the share,
+    iMazing's destination (in Alex's session) and the login mount all name the new server."""
+    mount = plist(host, agent_path(host, MOUNT))["ProgramArguments"]
+    server = mount[mount.index("--server") + 1]
+    shares = [s["name"] for s in state(host, "sharing") if s["path"] == "/Volumes/Pegasus"]
+    assert shares == ["Pegasus"]
+    if name_of(host) == "sc-mac_nodes-1":
+        assert server == "server-a.home.example.com"
+        return
+    assert server == "sc-mac_nodes-2"
+    prefs = plist(host, "/Users/alex/Library/Preferences/com.DigiDNA.iMazing3Mac.plist")
+    assert prefs["BackupLocation"] == "/Volumes/Pegasus/iMazing"
+    assert host.file("/Volumes/Pegasus/iMazing").user == "alex"
+    assert {"imazing", "backblaze"} <= set(state(host, "brew")["casks"])
 
 
 def test_the_raid_is_shared_over_smb_only(controller):
@@ -157,7 +181,7 @@ def test_the_backup_account_is_hidden_without_shell_and_has_a_password(controlle
 def test_imazing_and_backblaze_casks_and_the_backup_destination(controller):
     brew = state(controller, "brew")
     assert {"imazing", "backblaze"} <= set(brew["casks"]) and "restic" in brew["formulae"]
-    prefs = plist(controller, "/Users/mom/Library/Preferences/com.DigiDNA.iMazing3Mac.plist")
+    prefs = plist(controller, f"/Users/{person(controller)[0]}/Library/Preferences/com.DigiDNA.iMazing3Mac.plist")
     assert prefs["BackupLocation"] == "/Volumes/Pegasus/iMazing"
 
 
