@@ -58,7 +58,7 @@ def run_playbook(tmp_path):
                 "ANSIBLE_FORCE_COLOR": "0",
                 "PATH": os.environ.get("PATH", ""),
                 # The sovereign.cloud.report callback writes here, not into the user's home.
-                "SOVEREIGN_REPORT_DIR": str(tmp_path / "reports"),
+                "SOVEREIGN_REPORT_DIR": str(tmp_path / "run-reports"),
             },
             quiet=True,
         )

@@ -33,7 +33,7 @@ def test_demo_rollout_is_green_then_idempotent(run_playbook, tmp_path):
     assert second.rc == 0, second.stdout[-3000:]
     assert second.changed == 0, second.stdout[-3000:]
     # The run reports (sovereign.cloud.report, docs/reports.md): JSON, HTML, Prometheus textfile.
-    reports = tmp_path / "reports"
+    reports = tmp_path / "run-reports"
     latest = json.loads((reports / "latest.json").read_text())
     assert latest["playbook"] == "site.yml" and latest["success"] and latest["totals"]["changed"] == 0
     assert len(list(reports.glob("2*.json"))) == 2 and len(list(reports.glob("2*.html"))) == 2
