@@ -136,6 +136,8 @@ def test_pve_play_plans_then_converges_then_changes_nothing(run_playbook, tmp_pa
     assert not pve.writes, f"check mode wrote: {pve.writes}"
     # --check --diff shows the plan: the mount point and the job as they would be.
     assert "/mnt/media,mp=/mnt/media,ro=1" in plan.stdout and "keep-daily=7,keep-weekly=4,keep-monthly=6" in plan.stdout
+    # ... and the PBS storage entry, its password only said to be sent.
+    assert '"datastore": "backups"' in plan.stdout and '"password": "(not shown)"' in plan.stdout, plan.stdout[-3000:]
 
     first = pve_run(run_playbook, tmp_path, pve)
     assert first.rc == 0 and first.failed == 0, first.stdout[-3000:]
@@ -161,6 +163,9 @@ def test_pve_play_plans_then_converges_then_changes_nothing(run_playbook, tmp_pa
     renewed = pve_run(run_playbook, tmp_path, pve)
     assert renewed.rc == 0 and renewed.changed == 1, renewed.stdout[-3000:]
     assert pve.storages["pbs-1250p"]["fingerprint"] == pinned
+    # The token secret PVE logs in to the PBS with is in no output (the loop runs over indexes, not items).
+    secret = example_vault()["vault_pbs_pve_token_secret"]
+    assert not [run for run in (plan, first, second, renewed) if secret in run.stdout]
     assert [r[0] for r in pve.writes if r[1].startswith("/api2/json/storage")][-1] == "PUT"
 
 
