@@ -13,15 +13,16 @@ author: sovereign.cloud developers (@sovereign-cloud)
 description:
   - Creates, updates or removes a storage entry of the datacenter (C(/storage), C(/etc/pve/storage.cfg),
     Datacenter > Storage in the web UI) of type C(pbs), the target of backup jobs.
-  - An existing entry is brought to the options given, key by key; a renewed PBS certificate (O(pbs_fingerprint)), a new
-    namespace, retention or node list is applied on the next run. Only the changed keys are sent, options set to
+  - An existing entry is brought to the options given, key by key; a renewed PBS certificate
+    (O(pbs_fingerprint)), a new namespace, retention or node list is applied on the next run. Only the changed keys are sent, options set to
     V('') (or V([])) are removed so PVE's default applies, and options not given are left as they are.
     O(content), O(nodes) and O(prune_backups) are compared as sets and a mapping, so order does not matter.
   - PVE cannot change O(server) or O(datastore) of an existing entry. The module fails and says so, or with
     O(recreate=true) removes the entry and adds it again under the same name.
   - PVE never returns the password (or token secret) or the encryption key. See O(update_password) for how the
     password is handled; the encryption key is compared by its fingerprint, which PVE does keep.
-  - C(community.proxmox.proxmox_storage) up to 2.0.0 only creates entries and never updates an existing one.
+  - C(community.proxmox.proxmox_storage) 2.0.0 (the one ansible 14 bundles) only creates entries and never updates
+    an existing one; 2.1.0 adds an update behind an opt-in option.
   - Needs Datastore.Allocate on C(/storage); a missing privilege is named before anything is written.
 extends_documentation_fragment:
   - sovereign.cloud.attributes

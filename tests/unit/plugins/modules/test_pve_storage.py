@@ -6,12 +6,14 @@ GETs, the password by update_password, the encryption key, the fixed keys and re
 from __future__ import annotations
 
 import json
+import os
 from urllib.parse import parse_qs
 
 import pytest
 
 from ansible_collections.sovereign.cloud.plugins.modules import pve_storage
 from support import return_docs
+from support import pvesh_standin
 from support.ansible_module import run_module
 from support.pve_standin import PVEStandIn
 
@@ -186,3 +188,17 @@ def test_returns_what_it_documents(pve, api):
             run_module(pve_storage, {**api, **SEED, "pbs_fingerprint": RENEWED}),
             run_module(pve_storage, {**api, **SEED, "datastore": "other"})]
     return_docs.assert_matches("pve_storage", runs)
+
+
+def test_local_backend_pvesh_creates_then_updates(pve, tmp_path, monkeypatch):
+    """proxmoxer's local backend as on the node: pvesh (a stand-in forwarding to the PVE stand-in as root@pam)."""
+    pvesh_standin.install(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setenv("PVESH_STANDIN_URL", pve.url)
+    monkeypatch.setenv("PVESH_STANDIN_PASSWORD", "secret")
+    made = run_module(pve_storage, {"backend": "local", **SEED})
+    assert made["changed"] and made["action"] == "create", made
+    assert pve.storage_secrets["pbs-1250p"]["password"] == "pbs-token-secret"
+    assert not run_module(pve_storage, {"backend": "local", **SEED})["changed"]
+    renewed = run_module(pve_storage, {"backend": "local", **SEED, "pbs_fingerprint": RENEWED})
+    assert renewed["action"] == "update" and pve.storages["pbs-1250p"]["fingerprint"] == RENEWED
