@@ -19,6 +19,10 @@ What PVE does, and what follows for idempotence (pve-storage, PBSPlugin.pm and A
 - PUT takes the changed keys, ``delete`` for keys to drop back to PVE's default, and ``digest`` (of storage.cfg as
   read) so a concurrent change is refused rather than overwritten.
 
+- POST activates a new entry that is enabled on the node answering (PVE logs in to the PBS and looks for the
+  datastore) and refuses to add it when that fails; PUT does not, so a wrong fingerprint given to an existing entry is
+  accepted and only the next backup fails.
+
 Reading needs Datastore.Allocate on ``/storage/<id>``; writing Datastore.Allocate on ``/storage``.
 """
 
@@ -248,6 +252,16 @@ def read_storage(client: PveClient, name: str) -> dict | None:
         raise
 
 
+def explain_create(exc: PveError, name: str) -> PveError:
+    """PVE activates a new, enabled entry (logs in to the PBS, lists its datastores) and refuses to add it when that
+    fails: say what to check."""
+    if any(text in exc.msg for text in ("error fetching datastores", "Cannot find datastore", "fingerprint")):
+        exc.msg += (f" PVE checks the PBS when it adds {name}: check server, port, username and password (the token "
+                    "needs Datastore.Audit or Datastore.Backup on the datastore) and pbs_fingerprint "
+                    "(`proxmox-backup-manager cert info` on the PBS), or add it with enabled: false.")
+    return exc
+
+
 def _diff(step: dict, state: str) -> dict:
     before = {k: shown(k, v) for k, v in step["before"].items()}
     after = {k: shown(k, v) for k, v in step["after"].items()} if state == "present" else {}
@@ -282,7 +296,10 @@ def ensure_storage(client: PveClient, name: str, options: dict, state: str = "pr
         if action in ("create", "recreate"):
             if action == "recreate":
                 client.delete(f"/storage/{name}")
-            client.post("/storage", storage=name, type="pbs", **sent)
+            try:
+                client.post("/storage", storage=name, type="pbs", **sent)
+            except PveError as exc:
+                raise explain_create(exc, name) from None
         elif action == "update":
             client.put(f"/storage/{name}", **sent)
         elif action == "delete":

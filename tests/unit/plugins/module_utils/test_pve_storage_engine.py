@@ -144,3 +144,12 @@ def test_bad_values_fail_before_any_request():
         storage.desired_from_options({"pbs_fingerprint": "AB:CD"})
     with pytest.raises(PveError, match="unknown key"):
         storage.desired_from_options({"prune_backups": "keep-forever=1"})
+
+
+def test_pves_refusal_to_add_an_unreachable_pbs_says_what_to_check():
+    failed = PveError("POST /storage: create storage failed: pbs-1250p: error fetching datastores - fingerprint "
+                      "'ab:cd' not verified, abort! (HTTP 500).", "api", 500)
+    assert "pbs_fingerprint (`proxmox-backup-manager cert info` on the PBS)" in \
+        storage.explain_create(failed, "pbs-1250p").msg
+    other = PveError("POST /storage: something else (HTTP 500).", "api", 500)
+    assert storage.explain_create(other, "pbs-1250p").msg == "POST /storage: something else (HTTP 500)."
