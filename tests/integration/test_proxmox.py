@@ -4,8 +4,9 @@ first (writes nothing), converge, a second run with changed=0, the seed's jobs a
 stand-ins, and a preflight that names a missing privilege before anything is written.
 
 The proxmox_hosts play (pve_host role, its API tasks) runs the same way against the PVE STAND-IN
-(tests/support/pve_standin.py: fakepve 0.5.0 plus stored backup jobs, node "intel-1250p" on 127.0.0.3, the Immich
-container running). The media backup part of the role is proven in molecule (scenario pve_host), so it is off here."""
+(tests/support/pve_standin.py: fakepve 0.5.0 plus stored backup jobs and the storage secrets PVE keeps apart, node
+"intel-1250p" on 127.0.0.3, the Immich container running), including a renewed PBS certificate applied to the
+storage entry on the next run. The media backup part of the role is proven in molecule (scenario pve_host), so it is off here."""
 
 from __future__ import annotations
 
@@ -107,6 +108,10 @@ def pve(tmp_path):
         yield standin
 
 
+def example_vault() -> dict:
+    return yaml.safe_load((EXAMPLE / "group_vars" / "all" / "vault.yml.example").read_text())
+
+
 def pve_run(run_playbook, tmp_path, pve, check=False):
     inv = tmp_path / "inventory-pve"
     if not inv.exists():
@@ -131,6 +136,8 @@ def test_pve_play_plans_then_converges_then_changes_nothing(run_playbook, tmp_pa
     assert not pve.writes, f"check mode wrote: {pve.writes}"
     # --check --diff shows the plan: the mount point and the job as they would be.
     assert "/mnt/media,mp=/mnt/media,ro=1" in plan.stdout and "keep-daily=7,keep-weekly=4,keep-monthly=6" in plan.stdout
+    # ... and the PBS storage entry, its password only said to be sent.
+    assert '"datastore": "backups"' in plan.stdout and '"password": "(not shown)"' in plan.stdout, plan.stdout[-3000:]
 
     first = pve_run(run_playbook, tmp_path, pve)
     assert first.rc == 0 and first.failed == 0, first.stdout[-3000:]
@@ -147,6 +154,19 @@ def test_pve_play_plans_then_converges_then_changes_nothing(run_playbook, tmp_pa
     assert job["notes-template"] == "{{guestname}}"
     storage = pve.storages["pbs-1250p"]
     assert storage["type"] == "pbs" and storage["server"] == "192.168.1.52" and storage["datastore"] == "backups"
+    assert pve.storage_secrets["pbs-1250p"]["password"] == example_vault()["vault_pbs_pve_token_secret"]
+    pinned = storage["fingerprint"]
+
+    # The PBS certificate was renewed: the entry still pins the old one (as it did before the inventory's
+    # sovereign_pbs_fingerprints was updated). The next run applies the inventory's pin, and nothing else.
+    storage["fingerprint"] = "00:" * 31 + "01"
+    renewed = pve_run(run_playbook, tmp_path, pve)
+    assert renewed.rc == 0 and renewed.changed == 1, renewed.stdout[-3000:]
+    assert pve.storages["pbs-1250p"]["fingerprint"] == pinned
+    # The token secret PVE logs in to the PBS with is in no output (the loop runs over indexes, not items).
+    secret = example_vault()["vault_pbs_pve_token_secret"]
+    assert not [run for run in (plan, first, second, renewed) if secret in run.stdout]
+    assert [r[0] for r in pve.writes if r[1].startswith("/api2/json/storage")][-1] == "PUT"
 
 
 def test_pve_play_reports_a_mount_change_pending_on_the_running_container(run_playbook, tmp_path, pve):

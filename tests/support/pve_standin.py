@@ -14,12 +14,26 @@ Added here (``/cluster/backup`` and ``/cluster/backup/{id}``, GET/POST/PUT/DELET
 not found in ../shared/reference (from memory of PVE's API2/Backup.pm and VZDump.pm, so assumptions):
 "Job '<id>' already exists", "no such vzdump job", "option conflicts with option 'vmid'" and
 "property is missing" for a job without vmid, all or pool.
+
+Corrected here for ``/storage`` (pve-storage's PBSPlugin.pm on_add_hook/on_update_hook/on_delete_hook and
+API2/Storage/Config.pm, read in its public source): fakepve drops the sensitive parameters (``password``,
+``encryption-key``, ``master-pubkey``) without keeping them anywhere, so a test could not tell whether a password
+was ever sent. Here they are kept apart, as PVE keeps them in ``/etc/pve/priv/storage/<id>.pw|.enc``, in
+``storage_secrets[<id>]`` (never in a GET answer); a PUT that carries ``password`` replaces it, ``delete=password``
+removes it, removing the entry removes them. An ``encryption-key`` must be a JSON key with ``data`` (PVE's
+wording otherwise), and storage.cfg then holds the key's ``fingerprint`` (or ``1``), as PVE writes it; ``autogen``
+makes a key and answers it in ``config``, once. ``master-pubkey`` is kept and shows as ``1``. Not modelled: PVE
+contacting the PBS when it adds an enabled entry (activate_storage: a wrong PBS fingerprint or password fails the
+create there), and the storage status that follows from it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import json
+import os
 import ssl
 import threading
 from pathlib import Path
@@ -27,9 +41,11 @@ from pathlib import Path
 from fakepve import FakePve, settle
 from fakepve.certs import make_cert
 from fakepve.model import PveError
+from fakepve.routing import split_list
 
 BOOLEANS = ("all", "enabled", "quiet", "remove", "repeat-missed", "stdexcludes", "stop", "protected")
 NOT_STORED = ("id", "delete", "digest")
+STORAGE_SECRETS = ("password", "encryption-key", "master-pubkey")
 
 
 def _raise_param(**fields):
@@ -45,6 +61,8 @@ class PVEStandIn(FakePve):
         super().__init__(user="root@pam", password=password, host=host, port=0)
         self.time_scale = 0
         self.backup_jobs: dict[str, dict] = {}
+        # /etc/pve/priv/storage/<id>.pw|.enc|.master.pem: what PVE keeps and never returns.
+        self.storage_secrets: dict[str, dict] = {}
         self.apitokens.update(tokens or {})
         # Permissions on: tokens (root@pam's too) and other users are checked as PVE checks them.
         self.acl = {}
@@ -122,6 +140,71 @@ class PVEStandIn(FakePve):
         self._job(v)
         del self.backup_jobs[v["id"]]
         return None
+
+    # ------------------------------------------------------- /storage secrets
+
+    @staticmethod
+    def _encryption_key(value: str) -> tuple[str, str]:
+        """(key JSON, what storage.cfg holds) as PBSPlugin's hooks make them."""
+        if value == "autogen":
+            fingerprint = ":".join(f"{b:02x}" for b in os.urandom(32))
+            key = json.dumps({"kdf": None, "created": "2026-12-04T00:00:00Z", "modified": "2026-12-04T00:00:00Z",
+                              "data": base64.b64encode(os.urandom(48)).decode(), "fingerprint": fingerprint})
+            return key, fingerprint
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            decoded = None
+        if not isinstance(decoded, dict) or "data" not in decoded:
+            raise PveError(500, "Value does not seems like a valid, JSON formatted encryption key!")
+        return value, str(decoded.get("fingerprint") or 1)
+
+    async def _sc_create(self, v, user):
+        sid, is_pbs = v.get("storage"), v.get("type") == "pbs"
+        secrets = {k: v[k] for k in STORAGE_SECRETS if k in v and is_pbs}
+        key = self._encryption_key(secrets["encryption-key"]) if "encryption-key" in secrets else None
+        if "master-pubkey" in secrets and key is None:
+            raise PveError(500, "'master-pubkey' can only be used together with 'encryption-key'")
+        answer = await super()._sc_create(v, user)
+        if is_pbs:
+            kept = {k: x for k, x in secrets.items() if k != "encryption-key"}
+            if key:
+                kept["encryption-key"] = key[0]
+                self.storages[sid]["encryption-key"] = key[1]
+                answer = dict(answer, config={"encryption-key": key[0]})
+            if "master-pubkey" in kept:
+                self.storages[sid]["master-pubkey"] = 1
+            self.storage_secrets[sid] = kept
+        return answer
+
+    async def _sc_update(self, v, user):
+        sid = v.get("storage")
+        store = self.storages.get(sid) or {}
+        is_pbs = store.get("type") == "pbs"
+        deletes = split_list(v.get("delete"))
+        key = self._encryption_key(v["encryption-key"]) if is_pbs and "encryption-key" in v else None
+        answer = await super()._sc_update(v, user)
+        if is_pbs:
+            kept = self.storage_secrets.setdefault(sid, {})
+            for name in STORAGE_SECRETS:
+                if name in deletes:
+                    kept.pop(name, None)
+                    store.pop(name, None)
+            if "password" in v:
+                kept["password"] = v["password"]
+            if key:
+                kept["encryption-key"] = key[0]
+                store["encryption-key"] = key[1]
+                answer = dict(answer or {}, config={"encryption-key": key[0]})
+            if "master-pubkey" in v:
+                kept["master-pubkey"] = v["master-pubkey"]
+                store["master-pubkey"] = 1
+        return answer
+
+    async def _sc_delete(self, v, user):
+        answer = await super()._sc_delete(v, user)
+        self.storage_secrets.pop(v.get("storage"), None)
+        return answer
 
     # ------------------------------------------------------------------ serving
 

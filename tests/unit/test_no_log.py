@@ -31,6 +31,8 @@ SECRET_BY_VALUE = {"catalog", "photo_vault_catalog", "env"}
 NOT_SECRET = {
     ("samba_user", "update_password"): "a choice (always/on_create), not a password",
     ("pbs_remote", "update_password"): "a choice (always/on_create), not a password",
+    ("pve_storage", "update_password"): "a choice (always/on_create), not a password",
+    ("pve_host:main", "pve_host_pbs_storages.update_password"): "a choice (always/on_create), not a password",
     ("pbs_server:main", "pbs_server_client_tokens"): "token ids and the privileges to check, no secret",
 }
 MODULES = sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py") if p.stem != "__init__")

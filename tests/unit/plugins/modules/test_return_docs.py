@@ -105,7 +105,7 @@ def test_every_module_is_compared():
     elsewhere = {"immich_info", "immich_library", "pbs_datastore", "pbs_job_run", "pbs_prune_job", "pbs_remote",
                  "pbs_sync_job", "pbs_verify_job", "pbs_preflight", "photo_vault_recover", "icloud_safe_to_delete",
                  "pve_lxc_mount", "pve_backup_job", "collection_status", "collection_status_page",
-                 "status_expectations"}
+                 "status_expectations", "pve_storage"}
     # compared in tests/unit/plugins/modules/test_macos_modules.py, against the macOS stand-ins
     elsewhere |= {"pmset", "mac_file_share", "mac_keychain_password", "ios_backup_info"}
     assert set(return_docs.module_names()) == here | SYNCTHING | elsewhere, "a module without a RETURN comparison"
