@@ -292,7 +292,7 @@ def test_a_due_session_warns_then_reauth_replaces_it(run_playbook, cluster):
     assert leaks(recap.stdout, renewed) == [] and leaks(recap.stdout, near) == []
     role = run_playbook("site.yml", cluster["inventory"], {"vault_icloud_password": PASSWORD}, tags="k8s_photo_sync",
                         limit=HOST)
-    assert role.rc == 0 and role.changed == 0 and "WARNING" not in role.stdout, role.stdout[-3000:]
+    assert role.rc == 0 and role.changed == 0 and "re-authenticate soon" not in role.stdout, role.stdout[-3000:]
 
 
 def test_a_newer_controller_session_is_carried_into_the_secret(run_playbook, cluster):
