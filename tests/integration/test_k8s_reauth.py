@@ -324,3 +324,20 @@ def test_a_newer_controller_session_is_carried_into_the_secret(run_playbook, clu
     assert "(44 days left) (from the controller's" in recap.stdout
     assert session_secret(api)[KEY] == Path(paths["jar"]).read_text()
     assert leaks(recap.stdout, session_secret(api)) == []
+
+
+def test_render_mode_signs_in_on_the_controller(run_playbook, cluster):
+    """With k8s_photo_sync_mode=render the Secret belongs to the GitOps repository: the sign-in goes to the
+    controller's k8s_photo_sync_cookie_directory, which the next render writes the Secret files from."""
+    cookies = cluster["tmp"] / "render-cookies"
+    extra = {"vault_icloud_password": PASSWORD, "k8s_photo_sync_mode": "render",
+             "k8s_photo_sync_cookie_directory": str(cookies)}
+    kept, calls = session_secret(cluster["api"]), len(apple_calls(cluster))
+    recap = run_playbook("icloud_reauth.yml", cluster["inventory"], dict(extra, icloud_code=DEVICE_CODE), limit=HOST)
+    assert recap.rc == 0 and recap.changed >= 1, recap.stdout[-4000:]
+    assert f"in {cookies} (run the role again to render it)" in recap.stdout
+    assert len(apple_calls(cluster)) == calls + 1 and session_secret(cluster["api"]) == kept
+    assert oct((cookies / KEY).stat().st_mode & 0o777) == "0o600" and oct(cookies.stat().st_mode & 0o777) == "0o700"
+    again = run_playbook("icloud_reauth.yml", cluster["inventory"], extra, limit=HOST)
+    assert again.rc == 0 and again.changed == 0 and "(nothing to do)" in again.stdout, again.stdout[-3000:]
+    assert leaks(recap.stdout, {KEY: (cookies / KEY).read_text()}) == []
