@@ -22,6 +22,7 @@ wanted=(
   "rsync:rsync"
   "shellcheck:shellcheck"
   "chromium:chromium"
+  "busybox:busybox"
 )
 [ $# -gt 0 ] && wanted=("$@")
 
