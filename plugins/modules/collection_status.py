@@ -18,8 +18,8 @@ description:
     (C(<zfs_dir>/scrub-<pool>.json)), each in the same shape.
   - Reads what the roles said to expect (C(<expectations_dir>/<kind>--<name>.json)), so an expected job that
     never recorded a run shows up as missing rather than being left out.
-  - What no job writes is read now from where its expectation points (its C(source)): the last backup of each iOS
-    device the mac_backup_controller role expects, from the C(Info.plist) of its backup (as M(sovereign.cloud.ios_backup_info)).
+  - What no job writes is read now from where its expectation points (its C(source)), that is the last backup of each
+    iOS device the mac_backup_controller role expects, from the C(Info.plist) of its backup (as M(sovereign.cloud.ios_backup_info)).
   - The folders default by the host's OS, so one play covers Linux hosts and Macs; the status playbook passes the
     inventory's folders when it sets them.
   - Evaluates nothing; M(sovereign.cloud.collection_status_page) turns every host's result into the page.

@@ -51,7 +51,7 @@ options:
       calendar_interval:
         description:
           - A launchd job's C(StartCalendarInterval) (a dict, or a list of dicts) on a Mac; the file's C(every) is
-            computed from it (keys left out are wildcards, so C({Hour: 1, Minute: 30}) is daily).
+            computed from it (keys left out are wildcards, so C({Hour=1, Minute=30}) is daily).
         type: raw
       every:
         description: Seconds between two runs, when there is no O(expectations[].schedule) or O(expectations[].calendar_interval).
@@ -69,8 +69,9 @@ options:
       source:
         description:
           - Where the status comes from when no job writes one; M(sovereign.cloud.collection_status) reads it when the
-            page gathers. C({type: ios_backup, path: <backup root>, name: <Device Name>, udid: <UDID>, owner: <who>}):
-            the device's last backup, from its C(Info.plist).
+            page gathers.
+          - "C({type: ios_backup, path: <backup root>, name: <Device Name>, udid: <UDID>, owner: <who>}): the device's last
+            backup, from its C(Info.plist)."
         type: dict
       state:
         description: C(absent) removes the file (a job that is disabled).
