@@ -46,6 +46,7 @@ def default_dirs(system: str | None = None) -> dict:
     """The folders of :data:`DEFAULT_DIRS` for ``system`` (this host's OS by default; others as Linux)."""
     return dict(DEFAULT_DIRS.get(system or platform.system(), DEFAULT_DIRS["Linux"]))
 
+
 STATUS_KEYS = ("kind", "name", "ok", "summary", "started_at", "finished_at", "last_success_at", "every", "fix",
                "details")
 

@@ -137,8 +137,9 @@ def run(args) -> int:
             results.append((folder["id"],) + folder_record(api, folder, connections, stats, own) + (None,))
     except (ApiError, KeyError, ValueError) as exc:
         message = f"Syncthing did not answer its API at {api.base}: {exc}"
-        results = [(f["id"], False, message, {"problem": "api", "type": f["type"], "label": f["label"],
-                                               "path": f["path"]}, restart) for f in config["folders"]]
+        results = [(f["id"], False, message,
+                    {"problem": "api", "type": f["type"], "label": f["label"], "path": f["path"]}, restart)
+                   for f in config["folders"]]
     keep = set()
     for fid, ok, summary, details, fix in results:
         path = status.write_status(args.state_dir, KIND, fid, ok, summary, started_at=started, fix=fix,

@@ -80,8 +80,8 @@ def test_a_share_mounted_long_ago_is_still_green_and_a_missing_keychain_entry_sa
                  summary="no SMB password for sovereign-backup@server-a in the login keychain"),
                  {"kind": "mac.mount_share", "name": "mom", "fix": "launchctl kickstart gui/501/cloud.sovereign.mount-share"})
     assert failed["state"] == "red" and failed["fix"].endswith("--tags mac_identity_node")
-    missing = one("mac.mount_share", "mom", None, {"kind": "mac.mount_share", "name": "mom",
-                                                  "fix": "launchctl kickstart gui/501/cloud.sovereign.mount-share"})
+    mount = {"kind": "mac.mount_share", "name": "mom", "fix": "launchctl kickstart gui/501/cloud.sovereign.mount-share"}
+    missing = one("mac.mount_share", "mom", None, mount)
     assert missing["state"] == "red"
 
 
