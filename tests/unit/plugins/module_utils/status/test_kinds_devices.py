@@ -191,3 +191,16 @@ def test_launchd_calendar_intervals():
     doc = expect.document({"kind": "mac.imessage_archive", "name": "mom", "fix": KICKSTART,
                            "calendar_interval": {"Weekday": 0, "Hour": 3, "Minute": 0}}, {})
     assert doc["every"] == 604800 and "source" not in doc
+
+
+def test_an_amber_item_that_is_not_late_says_so_on_the_page():
+    from ansible_collections.sovereign.cloud.plugins.module_utils.status import render  # noqa: PLC0415
+    expectation = {"kind": "syncthing.folder", "name": "photo-vault", "every": 3600,
+                   "fix": "systemctl start sovereign-syncthing-status.service"}
+    changed = folder(receive_only_changed_items=3)
+    report = evaluate.report({"nas": {"statuses": [changed], "expectations": [expectation]}}, now=NOW)
+    page = render.render_html(report)
+    assert "To check" in page and "Mostly safe: something needs a look" in page and "1 of 1 checks needs a look" in page
+    late = evaluate.report({"nas": {"statuses": [folder(hours=1.7)], "expectations": [expectation]}}, now=NOW)
+    page = render.render_html(late)
+    assert "Late" in page and "something is late" in page and "To check" not in page
