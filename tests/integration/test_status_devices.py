@@ -115,7 +115,7 @@ def test_mac_and_syncthing_expectations_and_pruning(run_playbook, tmp_path):
     found = gather.gather(str(tmp_path / "mac"), str(folder), restic_dir=str(tmp_path / "mac" / "restic"))
     items = {(i["kind"], i["name"]): i for i in evaluate.report({"server-a": found})["items"]}
     iphone = items[("ios.backup", "alex: Alex's iPhone")]
-    assert iphone["state"] == "green" and iphone["title"] == "alex's iPhone 15 Pro (Alex's iPhone)", iphone
+    assert iphone["state"] == "green" and iphone["title"] == "alex's iPhone 15 Pro backup", iphone
     assert "iPhone16,1" in iphone["summary"] and 19 * 3600 < iphone["age"] < 21 * 3600
     missing = items[("ios.backup", "sam: Sam's iPad")]
     assert missing["state"] == "red" and missing["reason"].startswith("iMazing has no backup of this device in ")
