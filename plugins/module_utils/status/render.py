@@ -36,6 +36,7 @@ def label(item: dict) -> str:
         return AMBER_NOT_LATE
     return LABELS[item["state"]]
 
+
 CSS = """
 :root{color-scheme:light dark;--bg:#f6f7f9;--card:#fff;--text:#1b1f24;--muted:#57606a;--line:#d8dee4;
 --red:#b3261e;--red-bg:#fdecea;--amber:#8a5a00;--amber-bg:#fff4d6;--green:#1a7f37;--green-bg:#e6f4ea;
