@@ -18,6 +18,10 @@ description:
     (C(<zfs_dir>/scrub-<pool>.json)), each in the same shape.
   - Reads what the roles said to expect (C(<expectations_dir>/<kind>--<name>.json)), so an expected job that
     never recorded a run shows up as missing rather than being left out.
+  - What no job writes is read now from where its expectation points (its C(source)), that is the last backup of each
+    iOS device the mac_backup_controller role expects, from the C(Info.plist) of its backup (as M(sovereign.cloud.ios_backup_info)).
+  - The folders default by the host's OS, so one play covers Linux hosts and Macs; the status playbook passes the
+    inventory's folders when it sets them.
   - Evaluates nothing; M(sovereign.cloud.collection_status_page) turns every host's result into the page.
   - Read-only; a missing folder is an empty list, a file that is not a status document is returned with
     RV(statuses[].doc) null and an RV(statuses[].error).
@@ -26,15 +30,19 @@ extends_documentation_fragment:
   - sovereign.cloud.attributes.info_module
 options:
   state_dir:
-    description: The host's state directory (the inventory's C(base_state_dir)).
+    description:
+      - The host's state directory, whose C(status/) folder the jobs write to (the inventory's C(base_state_dir), or on a
+        Mac C(mac_identity_node_state_dir)).
+      - Default C(/var/lib/sovereign-cloud) on Linux, C(/Users/Shared/sovereign-cloud) on macOS.
     type: path
-    default: /var/lib/sovereign-cloud
   expectations_dir:
     description: Where the roles write what to expect of each scheduled job.
     type: path
     default: /etc/sovereign/status.d
   restic_dir:
-    description: The restic_backup role's state directory (C(restic_backup_state_dir)). Default C(<state_dir>/restic).
+    description:
+      - The restic job state directory (C(restic_backup_state_dir), or on a Mac C(<mac_backup_controller_state_dir>/restic)).
+      - Default C(<state_dir>/restic) on Linux, C(/Library/Application Support/sovereign-cloud/restic) on macOS.
     type: path
   zfs_dir:
     description: The zfs_datasets role's scrub status directory (C(zfs_datasets_scrub_status_dir)). Default C(<state_dir>/zfs).
@@ -61,6 +69,21 @@ state_dir:
   returned: always
   type: str
   sample: /var/lib/sovereign-cloud
+restic_dir:
+  description: The restic job state directory that was read.
+  returned: always
+  type: str
+  sample: /var/lib/sovereign-cloud/restic
+zfs_dir:
+  description: The scrub status directory that was read.
+  returned: always
+  type: str
+  sample: /var/lib/sovereign-cloud/zfs
+expectations_dir:
+  description: The expectations directory that was read.
+  returned: always
+  type: str
+  sample: /etc/sovereign/status.d
 statuses:
   description: One entry per status file found.
   returned: always
@@ -81,7 +104,8 @@ statuses:
   sample: [{"file": "/var/lib/sovereign-cloud/status/photo_vault.verify--photos.json", "error": null,
             "doc": {"kind": "photo_vault.verify", "name": "photos", "ok": true, "summary": "verified 500 originals"}}]
 expectations:
-  description: What the roles said to expect (C(kind), C(name), C(title), C(every), C(fix), C(amber_after), C(red_after)).
+  description:
+    - What the roles said to expect (C(kind), C(name), C(title), C(every), C(fix), C(amber_after), C(red_after), C(source)).
   returned: always
   type: list
   elements: dict
@@ -101,7 +125,7 @@ from ansible_collections.sovereign.cloud.plugins.module_utils.status.gather impo
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "state_dir": {"type": "path", "default": "/var/lib/sovereign-cloud"},
+            "state_dir": {"type": "path"},
             "expectations_dir": {"type": "path", "default": "/etc/sovereign/status.d"},
             "restic_dir": {"type": "path"},
             "zfs_dir": {"type": "path"},
@@ -111,7 +135,7 @@ def main() -> None:
     params = module.params
     result = gather(params["state_dir"], params["expectations_dir"], params["restic_dir"], params["zfs_dir"])
     result["summary"] = (f"{len(result['statuses'])} statuses, {len(result['expectations'])} expectations "
-                         f"under {params['state_dir']}")
+                         f"under {result['state_dir']}")
     module.exit_json(changed=False, **result)
 
 

@@ -48,8 +48,13 @@ options:
       schedule:
         description: The job's systemd C(OnCalendar=) expression; the file's C(every) is computed from it.
         type: str
+      calendar_interval:
+        description:
+          - A launchd job's C(StartCalendarInterval) (a dict, or a list of dicts) on a Mac; the file's C(every) is
+            computed from it (keys left out are wildcards, so C({Hour=1, Minute=30}) is daily).
+        type: raw
       every:
-        description: Seconds between two runs, when there is no O(expectations[].schedule).
+        description: Seconds between two runs, when there is no O(expectations[].schedule) or O(expectations[].calendar_interval).
         type: int
       fix:
         description: The one command that runs the job now (it must exist on the host).
@@ -61,6 +66,13 @@ options:
       red_after:
         description: Not safe after this long. Default 3 times C(every).
         type: str
+      source:
+        description:
+          - Where the status comes from when no job writes one; M(sovereign.cloud.collection_status) reads it when the
+            page gathers.
+          - "C({type: ios_backup, path: <backup root>, name: <Device Name>, udid: <UDID>, owner: <who>}): the device's last
+            backup, from its C(Info.plist)."
+        type: dict
       state:
         description: C(absent) removes the file (a job that is disabled).
         type: str
@@ -131,6 +143,8 @@ def main() -> None:
                 "title": {"type": "str"},
                 "schedule": {"type": "str"},
                 "every": {"type": "int"},
+                "calendar_interval": {"type": "raw"},
+                "source": {"type": "dict"},
                 "fix": {"type": "str", "required": True},
                 "amber_after": {"type": "str"},
                 "red_after": {"type": "str"},

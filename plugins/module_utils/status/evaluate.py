@@ -142,22 +142,28 @@ def evaluate_item(host: str, kind: str, name: str, entry: dict | None, expectati
     age = _age(doc.get("last_success_at"), now)
     item.update(age=age, age_text=(f"{human_age(age)} ago" if age and age >= 60 else "just now")
                 if age is not None else "never")
+    verdict = (registered.check(doc) if registered and registered.check else None) or ()
+    if len(verdict) > 2 and verdict[2]:
+        item["fix"] = verdict[2].format(name=name, host=host)
     if not doc.get("ok"):
+        if verdict:
+            return dict(item, state="red", reason=verdict[1])
         return dict(item, state="red", reason="The last run failed." if age is not None else
                     "The last run failed, and it has never succeeded.")
-    if registered and registered.check:
-        verdict = registered.check(doc)
-        if verdict and verdict[0] == "red":
-            return dict(item, state="red", reason=verdict[1])
-        if verdict:
-            item.update(state="amber", reason=verdict[1])
+    if verdict and verdict[0] == "red":
+        return dict(item, state="red", reason=verdict[1])
+    if verdict:
+        item.update(state="amber", reason=verdict[1])
+    if registered and not registered.ages:
+        return item if verdict else dict(item, state="green", reason="Fine.")
     if age is None:
         return dict(item, state="red", reason="Its status says ok but records no time of success.")
     every = human_every(limits["every"])
+    advice = f" {registered.advice}" if registered and registered.advice else ""
     if age > limits["red_after"]:
-        return dict(item, state="red", reason=f"Overdue: it should succeed every {every}.")
+        return dict(item, state="red", reason=f"Overdue: it should succeed every {every}.{advice}")
     if age > limits["amber_after"]:
-        return dict(item, state="amber", reason=f"Late: it should succeed every {every}.")
+        return dict(item, state="amber", reason=f"Late: it should succeed every {every}.{advice}")
     if item.get("state") == "amber":
         return item
     return dict(item, state="green", reason=f"Fine: it runs every {every}.")

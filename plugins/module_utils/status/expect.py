@@ -27,7 +27,7 @@ from ..common import atomic
 from ..common.status import safe_part
 
 DEFAULT_DIR = "/etc/sovereign/status.d"
-FIELDS = ("kind", "name", "title", "every", "fix", "amber_after", "red_after")
+FIELDS = ("kind", "name", "title", "every", "fix", "amber_after", "red_after", "source")
 _ELAPSE = re.compile(r"(?:Next elapse|Iter\. #2): \S+ (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)")
 
 
@@ -64,6 +64,25 @@ def intervals(schedules: list[str], run=subprocess.run) -> dict[str, int | None]
     return dict(zip(unique, secs))
 
 
+def launchd_every(interval) -> int | None:
+    """Seconds between two runs of a launchd ``StartCalendarInterval`` (a dict, or a list of them: keys left out
+    are wildcards, so ``{Hour: 1, Minute: 30}`` is daily and ``{Weekday: 0, Hour: 3}`` weekly)."""
+    if isinstance(interval, list):
+        periods = [launchd_every(entry) for entry in interval if isinstance(entry, dict)]
+        periods = [period for period in periods if period]
+        if not periods:
+            return None
+        shortest = min(periods)
+        return max(60, shortest // periods.count(shortest))
+    if not isinstance(interval, dict):
+        return None
+    for key, period in (("Month", 365 * 86400), ("Day", 31 * 86400), ("Weekday", 7 * 86400), ("Hour", 86400),
+                        ("Minute", 3600)):
+        if key in interval:
+            return period
+    return 60
+
+
 def file_name(kind: str, name: str) -> str:
     return f"{safe_part(kind)}--{safe_part(name)}.json"
 
@@ -75,10 +94,13 @@ def document(entry: dict, every: dict) -> dict:
             raise ExpectationError(f"expectation {entry!r} has no {key}: every expected job needs a kind, a name "
                                    "and the command that runs it now")
     doc = {"kind": str(entry["kind"]), "name": str(entry["name"]), "title": entry.get("title") or None,
-           "every": entry.get("every") or every.get(entry.get("schedule") or "") or None, "fix": str(entry["fix"])}
+           "every": (entry.get("every") or every.get(entry.get("schedule") or "")
+                     or launchd_every(entry.get("calendar_interval")) or None), "fix": str(entry["fix"])}
     for key in ("amber_after", "red_after"):
         if entry.get(key) not in (None, ""):
             doc[key] = entry[key]
+    if entry.get("source"):
+        doc["source"] = entry["source"]
     return doc
 
 

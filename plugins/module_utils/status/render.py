@@ -23,6 +23,19 @@ HEADLINES = {
     "green": "Everything is safe",
 }
 REGENERATE = "ansible-playbook playbooks/status.yml"
+# An amber item that is not late (receive-only local changes, a paused folder) is "To check", not "Late".
+AMBER_NOT_LATE = "To check"
+
+
+def late(item: dict) -> bool:
+    return item["state"] == "amber" and str(item.get("reason") or "").startswith("Late")
+
+
+def label(item: dict) -> str:
+    if item["state"] == "amber" and not late(item):
+        return AMBER_NOT_LATE
+    return LABELS[item["state"]]
+
 
 CSS = """
 :root{color-scheme:light dark;--bg:#f6f7f9;--card:#fff;--text:#1b1f24;--muted:#57606a;--line:#d8dee4;
@@ -52,7 +65,7 @@ padding:.75rem 1rem}
 .pill{display:inline-block;font-size:.8rem;font-weight:700;padding:.05rem .5rem;border-radius:999px;
 background:var(--cbg);color:var(--c);border:1px solid var(--c);white-space:nowrap}
 .meta{margin:.25rem 0 0;color:var(--muted);font-size:.9rem}
-.why{margin:.4rem 0 0}
+.why{margin:.4rem 0 0;overflow-wrap:anywhere}
 .summary{margin:.2rem 0 0;color:var(--muted);font-size:.9rem;overflow-wrap:anywhere}
 .fix{margin:.6rem 0 0}
 .fix span{display:block;font-size:.8rem;font-weight:700;color:var(--muted)}
@@ -95,7 +108,7 @@ def _time(item: dict) -> str:
 def _card(item: dict) -> str:
     state = item["state"]
     return (
-        f'<li class="card {state}"><span class="pill">{_e(ICONS[state])} {_e(LABELS[state])}</span>'
+        f'<li class="card {state}"><span class="pill">{_e(ICONS[state])} {_e(label(item))}</span>'
         f'<h3>{_e(item["title"])}</h3>'
         f'<p class="meta">{_e(item["host"])} · {_time(item)}</p>'
         f'<p class="why">{_e(item["reason"])}</p>'
@@ -125,8 +138,12 @@ def headline(report: dict) -> str:
     if counts["red"]:
         parts.append(f"{counts['red']} of {total} checks {'is' if counts['red'] == 1 else 'are'} not safe")
     if counts["amber"]:
-        late = f"{counts['amber']} {'is' if counts['amber'] == 1 else 'are'} late"
-        parts.append(late if parts else f"{counts['amber']} of {total} checks {late.split(' ', 1)[1]}")
+        one = counts["amber"] == 1
+        if all(late(item) for item in report["items"] if item["state"] == "amber"):
+            words = f"{'is' if one else 'are'} late"
+        else:
+            words = f"{'needs' if one else 'need'} a look"
+        parts.append(f"{counts['amber']} {words}" if parts else f"{counts['amber']} of {total} checks {words}")
     return f"{' and '.join(parts)}. Each one below says the command that fixes it."
 
 
@@ -138,6 +155,8 @@ def render_html(report: dict, title: str = "Is everything safe?", again: str = R
     hosts = report.get("hosts") or []
     when = report["generated_at"].replace("T", " ").replace("Z", " UTC")
     verdict = HEADLINES[state] if items else "Nothing to show yet"
+    if state == "amber" and not all(late(item) for item in items if item["state"] == "amber"):
+        verdict = "Mostly safe: something needs a look"
     body = [
         f'<header class="verdict {state}" role="status" aria-live="polite">'
         f'<span class="icon" aria-hidden="true">{ICONS[state]}</span>'

@@ -162,6 +162,39 @@ def test_local_changes_on_the_nas_are_reverted(laptop, nas):
     assert status["receiveOnlyChangedFiles"] == 0
 
 
+def folder_check(node, folder: str) -> dict:
+    """Run the status page's folder check now (as its timer does) and read what it recorded."""
+    node.check_output("systemctl start sovereign-syncthing-status.service")
+    return json.loads(node.file(f"/var/lib/sovereign-cloud/status/syncthing.folder--{folder}.json").content_string)
+
+
+def test_the_folder_check_records_each_folder_for_the_status_page(laptop, nas):
+    """The hourly check (as the Syncthing user) against the real Syncthing: the mirror in sync, then a file
+    dropped on the NAS shows as a receive-only local change (amber on the page, with the revert as its fix)."""
+    unit = nas.check_output("systemctl show -p User -p ProtectSystem -p NoNewPrivileges sovereign-syncthing-status.service")
+    assert "User=sovereign" in unit and "ProtectSystem=strict" in unit and "NoNewPrivileges=yes" in unit
+    assert nas.service("sovereign-syncthing-status.timer").is_enabled
+    record = folder_check(nas, "photo-vault")
+    assert record["ok"] and record["kind"] == "syncthing.folder" and record["details"]["type"] == "receiveonly"
+    assert record["details"]["receive_only_changed_items"] == 0 and record["details"]["connected_peers"] == 1
+    assert folder_check(nas, "documents")["ok"]
+    expected = json.loads(nas.file("/etc/sovereign/status.d/syncthing.folder--photo-vault.json").content_string)
+    assert expected["every"] == 3600 and expected["fix"] == "systemctl start sovereign-syncthing-status.service"
+
+    nas.check_output(f"echo 'dropped on the NAS' > {NAS_MIRROR}/stray-check.jpg")
+    deadline = time.monotonic() + 60
+    while (record := folder_check(nas, "photo-vault"))["details"]["receive_only_changed_items"] == 0:
+        assert time.monotonic() < deadline, record
+        time.sleep(2)
+    assert record["ok"] and "local change(s) in a receive-only folder" in record["summary"]
+
+    scenario = Path(__file__).resolve().parents[1]
+    run = subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+                          str(scenario / "revert.yml")], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert folder_check(nas, "photo-vault")["details"]["receive_only_changed_items"] == 0
+
+
 def test_laptop_api_reports_the_nas_in_sync(laptop, nas):
     nas_id = my_id(nas)
     connections = api(laptop, "/rest/system/connections")["connections"]

@@ -25,7 +25,14 @@ UNITS = {
                                              "/etc/systemd/system/sovereign-zpool-scrub-{{ zfs_datasets__pool }}.service"),
     "sovereign-icloudpd-{name}.service": ("roles/icloudpd/tasks/systemd.yml",
                                           "sovereign-icloudpd-{{ item.name }}.service"),
+    "sovereign-syncthing-status.service": ("roles/syncthing/vars/main.yml",
+                                           "syncthing__status_units: [sovereign-syncthing-status.service"),
 }
+# launchd labels the Mac roles install (their defaults), and the Homebrew casks whose apps a fix opens.
+LAUNCHD = {"cloud.sovereign.imessage-archive": "roles/mac_identity_node/defaults/main.yml",
+           "cloud.sovereign.mount-share": "roles/mac_identity_node/defaults/main.yml",
+           "cloud.sovereign.restic-offsite": "roles/mac_backup_controller/defaults/main.yml"}
+APPS = {"iMazing": ("roles/mac_backup_controller/tasks/main.yml", "community.general.homebrew_cask:\n    name: imazing")}
 
 
 def sovereign_photos_commands() -> dict[str, set[str]]:
@@ -55,6 +62,20 @@ def assert_exists(command: str) -> None:
         assert text in (REPO / path).read_text(encoding="utf-8"), command
     elif words[0] == "ansible-playbook":
         assert (REPO / words[1]).is_file(), command
+        if "--tags" in words:
+            tag = words[words.index("--tags") + 1]
+            assert f"tags: [{tag}]" in (REPO / "playbooks/site.yml").read_text(), command
+        for extra in [words[i + 1] for i, w in enumerate(words) if w == "-e"]:
+            variable = extra.split("=", 1)[0]
+            assert any(variable in path.read_text() for path in REPO.glob("roles/*/tasks/*.yml")), command
+    elif words[0] == "launchctl" or words[:2] == ["sudo", "launchctl"]:
+        words = words[1:] if words[0] == "sudo" else words
+        assert words[1] == "kickstart" and re.match(r"^(gui/(\{uid\}|\d+)|system)/", words[2]), command
+        label = words[2].rsplit("/", 1)[1]
+        assert label in LAUNCHD and f": {label}" in (REPO / LAUNCHD[label]).read_text(), command
+    elif words[:2] == ["open", "-a"]:
+        path, text = APPS[words[2]]
+        assert text.replace("\\n", "\n") in (REPO / path).read_text(), command
     elif words[0] == "ansible":
         assert words[2:] == ["-m", "ansible.builtin.ping"], command
     else:
