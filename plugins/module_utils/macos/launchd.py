@@ -121,7 +121,7 @@ def parse(expression: str) -> dict[str, list[int] | None]:
         raise _fail(expression, "is empty; give a systemd calendar expression such as '*-*-* 01:30:00'")
     text = SHORTHANDS.get(text.lower(), text)
     tokens = text.split(" ")
-    fields: dict[str, list[int] | None] = {name: None for name, _, _ in FIELDS}
+    fields: dict[str, list[int] | None] = {field[0]: None for field in FIELDS}
     if tokens and re.match(r"^[A-Za-z]", tokens[0]) and "-" not in tokens[0] and ":" not in tokens[0]:
         fields["Weekday"] = _weekdays(expression, tokens.pop(0))
     date, time = "*-*-*", "00:00:00"
@@ -162,7 +162,7 @@ def start_calendar_interval(expression: str) -> dict | list[dict]:
     fields = parse(expression)
     if not firings(fields):
         raise _fail(expression, "never fires (no such date)")
-    keys = [name for name, _, _ in FIELDS if fields[name] is not None]
+    keys = [field[0] for field in FIELDS if fields[field[0]] is not None]
     count = 1
     for key in keys:
         count *= len(fields[key])
