@@ -245,3 +245,12 @@ def test_the_status_page_expects_the_offsite_job_and_its_check(controller):
     assert backup["every"] == 86400 and backup["fix"] == f"launchctl kickstart system/{RESTIC}"
     check = json.loads(controller.file("/etc/sovereign/status.d/restic.check--offsite.json").content_string)
     assert check["every"] == 604800 and check["fix"] == f"launchctl kickstart system/{RESTIC_CHECK}"
+
+
+def test_a_removed_restic_job_leaves_nothing_behind(controller):
+    """side_effect.yml gave Alex's Mac a second (disabled) restic job, then took it away: its LaunchDaemon,
+    settings and status expectation are gone, and launchd does not have it."""
+    for path in ("/Library/LaunchDaemons/cloud.sovereign.restic-documents.plist", "/etc/sovereign/restic/job-documents.json",
+                 "/etc/sovereign/status.d/restic.backup--documents.json"):
+        assert not controller.file(path).exists, path
+    assert "system/cloud.sovereign.restic-documents" not in state(controller, "launchctl")["services"]
