@@ -22,6 +22,7 @@ MOUNT = "cloud.sovereign.mount-share"
 ARCHIVE = "cloud.sovereign.imessage-archive"
 REBOOT = "cloud.sovereign.monthly-reboot"
 RESTIC = "cloud.sovereign.restic-offsite"
+RESTIC_CHECK = "cloud.sovereign.restic-check-offsite"
 # Where each Mac's login mount points: the dead Server A still names itself (never contacted by the
 # recovery); Alex's Mac names the new server (no ansible_host in molecule's inventory: its name).
 SHARE_SERVER = {"sc-mac_nodes-1": "server-a.home.example.com", "sc-mac_nodes-2": "sc-mac_nodes-2"}
@@ -185,15 +186,71 @@ def test_imazing_and_backblaze_casks_and_the_backup_destination(controller):
     assert prefs["BackupLocation"] == "/Volumes/Pegasus/iMazing"
 
 
-def test_the_offsite_restic_job_runs_restic_backups_runner_under_launchd(controller):
+def test_the_offsite_restic_job_is_restic_backups_job_under_launchd(controller):
+    """mac_backup_controller hands the job to restic_backup (restic_backup_scheduler: launchd): one
+    LaunchDaemon for the job, one for the repository's weekly check, both running restic_backup's runner
+    with its settings files; Server A's schedule is the default "*-*-* 01:30:00", Alex's Mac (the recovery)
+    gives the deprecated launchd mapping {Hour: 1, Minute: 30}: the same plist."""
     job = plist(controller, f"/Library/LaunchDaemons/{RESTIC}.plist")
+    assert job["Label"] == RESTIC
     assert job["ProgramArguments"] == ["/usr/bin/python3", "/usr/local/lib/sovereign/restic_job.py", "backup",
                                        "/etc/sovereign/restic/job-offsite.json"]
     assert job["StartCalendarInterval"] == {"Hour": 1, "Minute": 30}
+    assert job["EnvironmentVariables"] == {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
+    assert job["StandardOutPath"] == job["StandardErrorPath"] == f"/Library/Logs/sovereign/{RESTIC}.log"
+    assert "Disabled" not in job
+    check = plist(controller, f"/Library/LaunchDaemons/{RESTIC_CHECK}.plist")
+    assert check["ProgramArguments"] == ["/usr/bin/python3", "/usr/local/lib/sovereign/restic_job.py", "check",
+                                         "/etc/sovereign/restic/check-offsite.json"]
+    # restic_backup's check schedule, "Sat *-*-* 05:00:00": launchd's Saturday is 6.
+    assert check["StartCalendarInterval"] == {"Weekday": 6, "Hour": 5, "Minute": 0}
+    for path in (f"/Library/LaunchDaemons/{RESTIC}.plist", f"/Library/LaunchDaemons/{RESTIC_CHECK}.plist"):
+        daemon = controller.file(path)
+        assert (daemon.user, daemon.mode) == ("root", 0o644)
+        text = daemon.content_string
+        assert not any(secret in text for secret in SECRETS) and "AWS_" not in text and "RESTIC_" not in text
+    loaded = state(controller, "launchctl")["services"]
+    assert loaded[f"system/{RESTIC}"]["path"] == f"/Library/LaunchDaemons/{RESTIC}.plist"
+    assert loaded[f"system/{RESTIC_CHECK}"]["program_arguments"] == check["ProgramArguments"]
+    # No systemd unit: the stand-in Macs boot systemd, but the job is launchd's.
+    assert not controller.file("/etc/systemd/system/sovereign-restic-offsite.timer").exists
+
+
+def test_the_offsite_job_settings_env_file_and_results_are_restic_backups(controller):
     settings = json.loads(controller.file("/etc/sovereign/restic/job-offsite.json").content_string)
     assert settings["retention_policy"] == "media" and settings["retention"] == {"keep_within": "90d"}
-    assert settings["paths"] == ["/Volumes/Pegasus"]
+    assert settings["paths"] == ["/Volumes/Pegasus"] and settings["tags"] == ["offsite", "media"]
+    assert settings["host"] == name_of(controller)
+    assert settings["env_file"] == "/etc/sovereign/restic/offsite.env"
+    assert settings["state_file"] == "/Library/Application Support/sovereign-cloud/restic/offsite.json"
+    assert settings["cache_dir"] == "/Library/Application Support/sovereign-cloud/restic-cache"
+    assert settings["lock_file"] == "/var/run/sovereign-restic-offsite.lock"
+    check = json.loads(controller.file("/etc/sovereign/restic/check-offsite.json").content_string)
+    assert check["state_file"] == "/Library/Application Support/sovereign-cloud/restic/check-offsite.json"
+    for path in ("/etc/sovereign/restic/job-offsite.json", "/etc/sovereign/restic/check-offsite.json"):
+        assert controller.file(path).mode == 0o600
     env = controller.file("/etc/sovereign/restic/offsite.env")
     assert env.mode == 0o600 and env.user == "root"
+    text = env.content_string
+    assert 'RESTIC_PASSWORD="Test-Only-restic-pw-51d0"' in text and 'AWS_SECRET_ACCESS_KEY="Test-Only-s3-secret-9a2f"' in text
+    assert 'RESTIC_REPOSITORY="s3:http://127.0.0.1:8333/offsite/pegasus"' in text
     assert controller.file("/usr/local/lib/sovereign/ansible_collections/sovereign/cloud/plugins/module_utils/restic.py").exists
-    assert f"system/{RESTIC}" in state(controller, "launchctl")["services"]
+    assert controller.file("/usr/local/lib/sovereign/restic_job.py").exists
+    assert controller.file("/usr/local/sbin/sovereign-restic").mode == 0o755
+    assert "restic" in state(controller, "brew")["formulae"]
+
+
+def test_the_status_page_expects_the_offsite_job_and_its_check(controller):
+    backup = json.loads(controller.file("/etc/sovereign/status.d/restic.backup--offsite.json").content_string)
+    assert backup["every"] == 86400 and backup["fix"] == f"launchctl kickstart system/{RESTIC}"
+    check = json.loads(controller.file("/etc/sovereign/status.d/restic.check--offsite.json").content_string)
+    assert check["every"] == 604800 and check["fix"] == f"launchctl kickstart system/{RESTIC_CHECK}"
+
+
+def test_a_removed_restic_job_leaves_nothing_behind(controller):
+    """side_effect.yml gave Alex's Mac a second (disabled) restic job, then took it away: its LaunchDaemon,
+    settings and status expectation are gone, and launchd does not have it."""
+    for path in ("/Library/LaunchDaemons/cloud.sovereign.restic-documents.plist", "/etc/sovereign/restic/job-documents.json",
+                 "/etc/sovereign/status.d/restic.backup--documents.json"):
+        assert not controller.file(path).exists, path
+    assert "system/cloud.sovereign.restic-documents" not in state(controller, "launchctl")["services"]
