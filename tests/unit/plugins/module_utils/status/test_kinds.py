@@ -13,9 +13,9 @@ REPO = Path(__file__).resolve().parents[5]
 
 # Where each fix's command comes from: the file that installs it, and what that file says.
 UNITS = {
-    "sovereign-restic-{name}.service": ("roles/restic_backup/tasks/main.yml",
+    "sovereign-restic-{name}.service": ("roles/restic_backup/tasks/systemd.yml",
                                         "/etc/systemd/system/sovereign-restic-{{ item.name }}.service"),
-    "sovereign-restic-check-{name}.service": ("roles/restic_backup/tasks/main.yml",
+    "sovereign-restic-check-{name}.service": ("roles/restic_backup/tasks/systemd.yml",
                                               "/etc/systemd/system/sovereign-restic-check-{{ item.name }}.service"),
     "sovereign-pbs-backup-{name}.service": ("roles/pve_host/tasks/media_backup.yml",
                                             "/etc/systemd/system/sovereign-pbs-backup-{{ item.name }}.service"),
@@ -118,7 +118,10 @@ def role_expectations() -> list[tuple[str, str, str]]:
     out = []
     for path in sorted(REPO.glob("roles/*/vars/main.yml")):
         text = path.read_text(encoding="utf-8")
-        for match in re.finditer(r"'kind': '([\w.]+)'.*?'fix': '([^']+)' ~ [\w.]+ ~ '([^']*)'", text, re.S):
+        # restic_backup's fix depends on its scheduler: the systemd one (after `else`) is the registry's.
+        launchd = r"(?:.*?if restic_backup_scheduler == 'launchd'\s+else )?"
+        for match in re.finditer(r"'kind': '([\w.]+)'.*?'fix': " + launchd + r"'([^']+)' ~ [\w.]+ ~ '([^']*)'",
+                                 text, re.S):
             out.append((path.parts[-3], match.group(1), match.group(2) + "{name}" + match.group(3)))
     return out
 
