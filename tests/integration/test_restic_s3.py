@@ -288,7 +288,7 @@ def test_a_missing_bucket_fails_with_what_to_do(site, tmp_path):  # pylint: disa
 
 
 def test_no_secret_in_any_output(site):  # pylint: disable=redefined-outer-name
-    assert len(SEEN) > 10, [what for what, _ in SEEN]
+    assert len(SEEN) > 10, [what for what, _text in SEEN]
     for path in list((site["root"] / "state").rglob("*.json")) + list((site["root"] / "status.d").rglob("*")):
         if path.is_file():
             see(str(path), path.read_text())
