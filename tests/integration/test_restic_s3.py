@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,7 @@ PREFIX = "family/server-a"
 NAME = "s3offsite"  # the repository's name in restic_backup_repositories (and its lock file)
 PASSWORD = "restic-s3-repo-password-9d41c7"  # test-only
 HOST = "server-a"
+WRONG_SECRET = "not-the-secret-4a7b9e"  # a mistyped secret is a secret too
 DAY = 86400
 
 # Every text a user or a report could see; none may hold a secret (checked at the end).
@@ -114,6 +116,12 @@ def site(s3_server, tmp_path_factory):  # noqa: F811  pylint: disable=redefined-
 def apply(run_playbook, site, check=False, extravars=None):  # pylint: disable=redefined-outer-name
     recap = run_playbook(str(site["play"]), site["inventory"], extravars=extravars or site["vars"], check=check)
     see(f"ansible-playbook (check={check})", recap.stdout)
+    # The HTML run report (sovereign.cloud.report) and ansible-runner's job events (what AWX would store).
+    for report in re.findall(r"Run report: (\S+)", recap.stdout):
+        report = Path(report)
+        see(str(report), report.read_text(errors="replace"))
+        for event in report.parent.parent.glob("runner-*/artifacts/*/job_events/*.json"):
+            see(str(event), event.read_text(errors="replace"))
     return recap
 
 
@@ -237,7 +245,7 @@ def test_the_check_job_passes_and_a_restore_is_byte_identical(site, tmp_path):  
 
 
 def test_a_wrong_secret_key_fails_with_what_to_do(run_playbook, site, tmp_path):  # pylint: disable=redefined-outer-name
-    wrong_secret = "not-the-secret-4a7b9e"
+    wrong_secret = WRONG_SECRET
     bad = dict(site["vars"])
     bad["restic_backup_repositories"] = [dict(site["vars"]["restic_backup_repositories"][0],
                                               env=dict(site["s3"].env, AWS_SECRET_ACCESS_KEY=wrong_secret))]
@@ -293,5 +301,5 @@ def test_no_secret_in_any_output(site):  # pylint: disable=redefined-outer-name
         if path.is_file():
             see(str(path), path.read_text())
     for what, text in SEEN:
-        for secret in (SECRET_KEY, PASSWORD):
+        for secret in (SECRET_KEY, PASSWORD, WRONG_SECRET):
             assert secret not in text, f"a secret appears in {what}"
