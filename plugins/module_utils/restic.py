@@ -234,7 +234,8 @@ def explain(kind: str, repository: str, stderr: str) -> str:
         names = ("B2_ACCOUNT_ID and B2_ACCOUNT_KEY" if (repository or "").startswith("b2:") else
                  "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
         return (f"the storage server of {where} refused the credentials ({_line_with(stderr, _S3_DENIED)}). Fix {names} "
-                "in the repository's env (restic_backup_repositories[].env in the vault; keys rotated or mistyped?), "
+                "in the repository's vaulted env (restic_backup_repositories[].env, or mac_backup_controller_restic_env on "
+                "the Mac; keys rotated or mistyped?), "
                 "check that the key may read, write, list and delete in that bucket, and run again")
     if kind == "no_repository" and any(marker in (stderr or "") for marker in _NO_BUCKET):
         return (f"there is no restic repository at {where}: its bucket does not exist on the storage server. "
