@@ -182,11 +182,22 @@ def run(args: list[str], env: dict[str, str], binary: str = "restic", timeout: f
         errors="replace", timeout=timeout, check=False)
 
 
+# What S3 servers (AWS, Backblaze B2's S3 API, SeaweedFS, MinIO) and restic's b2: backend answer
+# when the access key or its secret is wrong, or the key may not do what restic asked. restic 0.14
+# then adds "Is there a repository at the following location?", which is not the problem.
+_S3_DENIED = ("The request signature we calculated does not match", "SignatureDoesNotMatch",
+              "The access key ID you provided does not exist", "The AWS Access Key Id you provided does not exist",
+              "InvalidAccessKeyId", "Access Denied", "AccessDenied", "b2_authorize_account")
+_NO_BUCKET = ("The specified bucket does not exist", "NoSuchBucket")
+
+
 def classify_error(stderr: str) -> str:
     """What a rc 1 from restic 0.14 means, from its stderr text."""
     text = stderr or ""
     if "wrong password or no key found" in text:
         return "wrong_password"
+    if any(marker in text for marker in _S3_DENIED):
+        return "access_denied"
     if ("Is there a repository at the following location?" in text or "unable to open config file" in text
             or "repository does not exist" in text):
         return "no_repository"
@@ -208,10 +219,29 @@ def last_lines(text: str, count: int = 6) -> str:
     return "\n".join(lines[-count:])
 
 
+def _line_with(text: str, markers: tuple[str, ...]) -> str:
+    for line in (text or "").splitlines():
+        if any(marker in line for marker in markers):
+            return line.strip()
+    return last_lines(text, 1)
+
+
 def explain(kind: str, repository: str, stderr: str) -> str:
     """A one-paragraph explanation of a restic failure with the next step."""
     where = redact_repository(repository) or "the repository"
     detail = last_lines(stderr)
+    if kind == "access_denied":
+        names = ("B2_ACCOUNT_ID and B2_ACCOUNT_KEY" if (repository or "").startswith("b2:") else
+                 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+        return (f"the storage server of {where} refused the credentials ({_line_with(stderr, _S3_DENIED)}). Fix {names} "
+                "in the repository's vaulted env (restic_backup_repositories[].env, or mac_backup_controller_restic_env on "
+                "the Mac; keys rotated or mistyped?), "
+                "check that the key may read, write, list and delete in that bucket, and run again")
+    if kind == "no_repository" and any(marker in (stderr or "") for marker in _NO_BUCKET):
+        return (f"there is no restic repository at {where}: its bucket does not exist on the storage server. "
+                "Initialise the repository (restic init creates the bucket when the key may create buckets: the "
+                "restic_backup role does when the repository's init is true, or sovereign.cloud.restic_repository), "
+                "create the bucket with the provider, or fix the bucket name in the location")
     if kind == "wrong_password":
         return (f"the repository {where} exists but the password does not open it (restic: wrong password or no key "
                 "found). Never initialise a new repository there: fix the repository password in the vault and run "

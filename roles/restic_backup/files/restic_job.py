@@ -308,8 +308,9 @@ def run_check(cfg: dict) -> int:
 
 def exec_restic(env_file: str, args: list[str]) -> int:
     try:
-        env = restic.build_env(env_file=env_file, cache_dir=os.environ.get("RESTIC_CACHE_DIR",
-                                                                           "/var/cache/sovereign-restic"))
+        # The env file's cache (the role's restic_backup_cache_dir) unless the caller set one.
+        env = restic.build_env(env_file=env_file, cache_dir=os.environ.get("RESTIC_CACHE_DIR"))
+        env.setdefault("RESTIC_CACHE_DIR", "/var/cache/sovereign-restic")
         binary = restic.find_restic()
     except restic.ResticError as exc:
         print(f"restic_job: {exc}", file=sys.stderr)

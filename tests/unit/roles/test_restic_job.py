@@ -155,6 +155,18 @@ def test_the_restic_subcommand_runs_restic_with_the_env_file(tmp_path, runner, r
     assert result.returncode == 0 and len(json.loads(result.stdout)) == 1
 
 
+def test_the_restic_subcommand_uses_the_env_files_cache(tmp_path, runner, repo, data):
+    """sovereign-restic used /var/cache/sovereign-restic whatever restic_backup_cache_dir said."""
+    repo.backup(str(data))
+    env_file = repo.write_env_file(tmp_path / "repo.env")
+    shutil.rmtree(repo.cache, ignore_errors=True)
+    env = {k: v for k, v in os.environ.items() if k != "RESTIC_CACHE_DIR"}
+    result = subprocess.run([sys.executable, str(runner), "restic", str(env_file), "snapshots", "--json"], env=env,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert repo.cache.is_dir() and any(repo.cache.iterdir())
+
+
 def test_a_missing_path_among_good_ones_is_incomplete_and_forgets_nothing(tmp_path, runner, repo, data):
     # An unmounted disk next to a mounted one: restic skips the path and exits 0. Counting that as a
     # good backup would let retention drop the snapshots that still hold the missing files.

@@ -177,6 +177,41 @@ def test_no_repository_and_wrong_password_are_told_apart(repo, tmp_path):
     assert restic.classify_error(again.stderr) == "exists"
 
 
+# restic 0.14's stderr against a real S3 server (SeaweedFS 4.53's `weed server -s3`, captured for
+# tests/integration/test_restic_s3.py): a wrong secret or key id and a missing bucket all end with
+# "Is there a repository at the following location?", which must not pass for "no repository".
+S3_LOCATION = "s3:http://127.0.0.1:18333/bucket1/fam"
+S3_WRONG_SECRET = ("Fatal: unable to open config file: Stat: The request signature we calculated does not match the "
+                   f"signature you provided. Check your key and signing method.\nIs there a repository at the following "
+                   f"location?\n{S3_LOCATION}\n")
+S3_WRONG_KEY_ID = ("Fatal: unable to open config file: Stat: The access key ID you provided does not exist in our "
+                   f"records.\nIs there a repository at the following location?\n{S3_LOCATION}\n")
+S3_INIT_WRONG_SECRET = (f"Fatal: create repository at {S3_LOCATION} failed: client.BucketExists: The request signature we "
+                        "calculated does not match the signature you provided. Check your key and signing method.\n\n")
+S3_NO_BUCKET = ("Fatal: unable to open config file: Stat: The specified bucket does not exist\nIs there a repository "
+                "at the following location?\ns3:http://127.0.0.1:18333/nobucket/fam\n")
+
+
+@pytest.mark.parametrize("stderr", [S3_WRONG_SECRET, S3_WRONG_KEY_ID, S3_INIT_WRONG_SECRET])
+def test_s3_credentials_refused_are_not_a_missing_repository(stderr):
+    assert restic.classify_error(stderr) == "access_denied"
+    message = restic.explain("access_denied", S3_LOCATION, stderr)
+    assert "refused the credentials" in message and "AWS_SECRET_ACCESS_KEY" in message
+    assert "Initialise" not in message and "Is there a repository" not in message
+
+
+def test_b2_credentials_name_the_b2_variables():
+    stderr = "Fatal: unable to open config file: b2_authorize_account: 401: unauthorized\n"
+    assert restic.classify_error(stderr) == "access_denied"
+    assert "B2_ACCOUNT_KEY" in restic.explain("access_denied", "b2:family-backup:server", stderr)
+
+
+def test_s3_missing_bucket_says_so():
+    assert restic.classify_error(S3_NO_BUCKET) == "no_repository"
+    message = restic.explain("no_repository", "s3:http://127.0.0.1:18333/nobucket/fam", S3_NO_BUCKET)
+    assert "bucket does not exist" in message and "fix the bucket name" in message
+
+
 def test_check_subset_values():
     assert all(restic.valid_subset(v) for v in ("5%", "100%", "2.5%", "1/5", "500M", "1G"))
     assert not any(restic.valid_subset(v) for v in ("0%", "110%", "6/5", "0/5", "five", ""))
