@@ -14,9 +14,9 @@ REPO = Path(__file__).resolve().parents[5]
 # Where each fix's command comes from: the file that installs it, and what that file says.
 UNITS = {
     "sovereign-restic-{name}.service": ("roles/restic_backup/tasks/systemd.yml",
-                                        "/etc/systemd/system/sovereign-restic-{{ item.name }}.service"),
+                                        "{{ restic_backup_unit_dir }}/sovereign-restic-{{ item.name }}.service"),
     "sovereign-restic-check-{name}.service": ("roles/restic_backup/tasks/systemd.yml",
-                                              "/etc/systemd/system/sovereign-restic-check-{{ item.name }}.service"),
+                                              "{{ restic_backup_unit_dir }}/sovereign-restic-check-{{ item.name }}.service"),
     "sovereign-pbs-backup-{name}.service": ("roles/pve_host/tasks/media_backup.yml",
                                             "/etc/systemd/system/sovereign-pbs-backup-{{ item.name }}.service"),
     "sovereign-pbs-drill-{name}.service": ("roles/pve_host/tasks/media_backup.yml",
